@@ -1,0 +1,87 @@
+"""Markdown-aware chunking: split a document at headings, then by size with overlap.
+
+Each chunk carries stable metadata (its id depends only on the document id, heading path and position);
+embedding and storage are left to the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+
+from .corpus import Document
+
+HEADER_LEVELS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
+HEADING_SEPARATOR = " > "
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    doc_id: str
+    source: str
+    title: str
+    track: str
+    kind: str
+    heading: str  # heading path below the title, e.g. "How it works > Masks"
+    index: int
+    text: str
+    content_hash: str
+
+    @property
+    def search_text(self) -> str:
+        """What is embedded and BM25-indexed: the title and heading give a bare paragraph its topic."""
+        return search_text(self.title, self.heading, self.text)
+
+    def metadata(self) -> dict:
+        return {
+            "doc_id": self.doc_id, "source": self.source, "title": self.title, "track": self.track,
+            "kind": self.kind, "heading": self.heading, "index": self.index, "content_hash": self.content_hash,
+        }
+
+    @classmethod
+    def from_record(cls, chunk_id: str, text: str, metadata: dict) -> "Chunk":
+        return cls(
+            id=chunk_id, doc_id=metadata["doc_id"], source=metadata["source"], title=metadata["title"],
+            track=metadata["track"], kind=metadata["kind"], heading=metadata.get("heading", ""),
+            index=int(metadata.get("index", 0)), text=text, content_hash=metadata.get("content_hash", ""),
+        )
+
+
+def search_text(title: str, heading: str, text: str) -> str:
+    return "\n".join(part for part in (title, heading, text) if part)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    sections = MarkdownHeaderTextSplitter(HEADER_LEVELS, strip_headers=True).split_text(doc.body)
+    sizer = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    chunks: list[Chunk] = []
+    seen_paths: dict[str, int] = {}
+    for section in sections:
+        headings = [section.metadata[name] for _, name in HEADER_LEVELS if name in section.metadata]
+        # The top heading usually repeats the title; keep the path below it.
+        if headings and headings[0].strip().lower() == doc.title.strip().lower():
+            headings = headings[1:]
+        heading = HEADING_SEPARATOR.join(h.strip() for h in headings)
+        base = _slug(heading) or "intro"
+        # A repeated heading path in one document gets a suffix so ids stay unique and stable.
+        seen_paths[base] = seen_paths.get(base, 0) + 1
+        if seen_paths[base] > 1:
+            base = f"{base}-{seen_paths[base]}"
+        for i, piece in enumerate(sizer.split_text(section.page_content)):
+            piece = piece.strip()
+            if not piece:
+                continue
+            digest = hashlib.sha256(search_text(doc.title, heading, piece).encode()).hexdigest()[:16]
+            chunks.append(Chunk(
+                id=f"{doc.id}::{base}::{i}", doc_id=doc.id, source=doc.source, title=doc.title,
+                track=doc.track, kind=doc.kind, heading=heading, index=i, text=piece, content_hash=digest,
+            ))
+    return chunks

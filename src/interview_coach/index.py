@@ -1,0 +1,316 @@
+"""The Chroma index and its incremental ingest.
+
+A manifest (file hash -> chunk ids, plus a fingerprint of the embedding model and chunking settings)
+decides what to embed. Crash safety comes from ordering: Chroma is written before the manifest, the
+manifest is replaced atomically after each batch, and every ingest first reconciles the two (orphan
+chunks deleted, entries whose chunks went missing re-embedded). A settings change builds a new
+collection beside the old one and switches only when it is complete.
+Retrieval is left to retrieval.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .chunking import Chunk, chunk_document
+from .corpus import Document, load_corpus, load_user_documents
+from .embeddings import LocalEmbeddings, embedding_model_path, load_embeddings, model_fingerprint
+from .errors import CorpusError, IndexMissingError, UsageError
+from .settings import Settings
+
+MANIFEST_VERSION = 1
+CHUNKER_VERSION = 1  # bump when chunking logic changes so indexes rebuild
+COLLECTION_PREFIX = "coach"
+# Chroma caps one write; batches of files are also the unit of crash recovery.
+WRITE_BATCH_CHUNKS = 256
+
+
+@dataclass
+class IngestReport:
+    documents: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
+    rebuilt: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Manifest:
+    fingerprint: str = ""
+    collection: str = ""
+    roots: list[str] = field(default_factory=list)
+    files: dict[str, dict] = field(default_factory=dict)  # path -> {"hash", "doc_id", "chunks": [...]}
+    last_ingest: str = ""
+
+    @classmethod
+    def load(cls, path: Path) -> "Manifest":
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return cls()  # missing or torn manifest: start over, reconciliation repairs Chroma
+        if data.get("version") != MANIFEST_VERSION:
+            return cls()
+        data.pop("version")
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            json.dump({"version": MANIFEST_VERSION, **asdict(self)}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic: a reader sees the old or the new manifest, never half of one
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _batches(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class Index:
+    """Owns the Chroma client, the manifest and ingest; the embedder is passed in or built lazily."""
+
+    def __init__(self, settings: Settings, embeddings: LocalEmbeddings | None = None):
+        self.settings = settings
+        self._embeddings = embeddings
+        self._client = None
+        self.manifest_path = settings.index_dir / "manifest.json"
+
+    # -- plumbing -----------------------------------------------------------------------------
+    @property
+    def embeddings(self) -> LocalEmbeddings:
+        if self._embeddings is None:
+            self._embeddings = load_embeddings(self.settings)
+        return self._embeddings
+
+    @property
+    def client(self):
+        if self._client is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            chroma_settings = ChromaSettings(anonymized_telemetry=False)
+            if self.settings.chroma_url:
+                from urllib.parse import urlparse
+
+                url = urlparse(self.settings.chroma_url)
+                self._client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                    ssl=url.scheme == "https", settings=chroma_settings)
+            else:
+                self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(
+                    path=str(self.settings.index_dir / "chroma"), settings=chroma_settings)
+        return self._client
+
+    def fingerprint(self) -> str:
+        model = model_fingerprint(embedding_model_path(self.settings))
+        config = json.dumps({
+            "model": model, "chunk_size": self.settings.chunk_size,
+            "chunk_overlap": self.settings.chunk_overlap, "chunker": CHUNKER_VERSION,
+        }, sort_keys=True)
+        return hashlib.sha256(config.encode()).hexdigest()
+
+    def _collection(self, name: str, create: bool = False):
+        if create:
+            return self.client.get_or_create_collection(
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+        return self.client.get_collection(name, embedding_function=None)
+
+    def collection(self):
+        """The active collection, or IndexMissingError saying how to build it."""
+        manifest = Manifest.load(self.manifest_path)
+        if not manifest.collection:
+            raise IndexMissingError(
+                f"no index under {self.settings.index_dir}; run `coach ingest` to build it")
+        try:
+            return self._collection(manifest.collection)
+        except Exception:
+            raise IndexMissingError(
+                f"the index under {self.settings.index_dir} is incomplete; run `coach ingest` to repair it") from None
+
+    def status(self) -> dict:
+        manifest = Manifest.load(self.manifest_path)
+        return {
+            "documents": len(manifest.files),
+            "chunks": sum(len(f["chunks"]) for f in manifest.files.values()),
+            "last_ingest": manifest.last_ingest,
+            "roots": manifest.roots,
+            "index_dir": str(self.settings.index_dir),
+        }
+
+    # -- ingest -------------------------------------------------------------------------------
+    def ingest(self, paths: Iterable[Path] = (), progress: Callable[[int, int], None] | None = None,
+               forget: Iterable[Path] = ()) -> IngestReport:
+        """Bring the index in line with the bundled corpus plus remembered and given user folders."""
+        started = time.perf_counter()
+        corpus = load_corpus(self.settings.corpus_dir)
+        if corpus.problems:
+            raise CorpusError(corpus.problems)
+
+        new_roots = []
+        for path in paths:
+            path = Path(path).expanduser().resolve()
+            if not path.exists():
+                raise UsageError(f"{path}: no such file or folder")
+            new_roots.append(str(path))
+        manifest = Manifest.load(self.manifest_path)
+        forgotten = {str(Path(p).expanduser().resolve()) for p in forget}
+        roots = [r for r in dict.fromkeys(manifest.roots + new_roots) if r not in forgotten]
+        user_docs, skipped = load_user_documents([Path(r) for r in roots])
+        documents = corpus.documents + user_docs
+        report = IngestReport(skipped=skipped)
+
+        fingerprint = self.fingerprint()
+        rebuild = manifest.fingerprint != fingerprint or not manifest.collection
+        if not rebuild:
+            try:
+                collection = self._collection(manifest.collection)
+            except Exception:
+                rebuild = True
+        if rebuild:
+            report.rebuilt = True
+            target_name = f"{COLLECTION_PREFIX}_{fingerprint[:16]}"
+            if target_name != manifest.collection:
+                # A leftover from an interrupted rebuild is started over.
+                self._delete_collection(target_name)
+            collection = self._collection(target_name, create=True)
+            state: dict[str, dict] = {}
+        else:
+            target_name = manifest.collection
+            state = dict(manifest.files)
+
+        current = {str(doc.path.resolve()): doc for doc in documents}
+        hashes = {key: file_hash(doc.path) for key, doc in current.items()}
+        stored_ids = set(collection.get(include=[])["ids"])
+        known_ids = {cid for entry in state.values() for cid in entry["chunks"]}
+        orphans = sorted(stored_ids - known_ids)
+        for batch in _batches(orphans, 5000):
+            collection.delete(ids=batch)
+
+        removed = [key for key in state if key not in current]
+        changed = []
+        for key in current:
+            entry = state.get(key)
+            if entry is None:
+                changed.append(key)
+                report.added += 1
+            elif entry["hash"] != hashes[key] or not set(entry["chunks"]) <= stored_ids:
+                changed.append(key)  # edited, or its chunks were lost in a crash: redo it
+                report.updated += 1
+            else:
+                report.unchanged += 1
+        report.removed = len(removed)
+
+        def commit() -> None:
+            if not rebuild:
+                manifest.files = state
+                manifest.roots = roots
+                manifest.save(self.manifest_path)
+
+        for key in removed:
+            if state[key]["chunks"]:
+                collection.delete(ids=state[key]["chunks"])
+            del state[key]
+        if removed:
+            commit()
+
+        pending = [(key, chunk_document(current[key], self.settings.chunk_size, self.settings.chunk_overlap))
+                   for key in changed]
+        total = sum(len(chunks) for _, chunks in pending)
+        done = 0
+        if progress:
+            progress(0, total)
+        group: list[tuple[str, list[Chunk]]] = []
+        for item in pending + [None]:
+            if item is not None:
+                group.append(item)
+            size = sum(len(chunks) for _, chunks in group)
+            if group and (item is None or size >= WRITE_BATCH_CHUNKS):
+                self._write_group(collection, group, state, hashes, current)
+                commit()
+                done += size
+                group = []
+                if progress:
+                    progress(done, total)
+
+        manifest.last_ingest = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest.files = state
+        manifest.roots = roots
+        if rebuild:
+            old = manifest.collection
+            manifest.fingerprint, manifest.collection = fingerprint, target_name
+            manifest.save(self.manifest_path)  # the switch: from here on searches use the new collection
+            if old and old != target_name:
+                self._delete_collection(old)
+        else:
+            manifest.save(self.manifest_path)
+
+        report.documents = len(state)
+        report.chunks = sum(len(entry["chunks"]) for entry in state.values())
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _write_group(self, collection, group, state, hashes, current) -> None:
+        chunks = [chunk for _, chunks in group for chunk in chunks]
+        if chunks:
+            vectors = self.embeddings.embed_documents([c.search_text for c in chunks])
+            collection.upsert(
+                ids=[c.id for c in chunks], embeddings=vectors,
+                documents=[c.text for c in chunks], metadatas=[c.metadata() for c in chunks])
+        for key, doc_chunks in group:
+            new_ids = [c.id for c in doc_chunks]
+            stale = sorted(set(state.get(key, {}).get("chunks", [])) - set(new_ids))
+            if stale:
+                collection.delete(ids=stale)
+            state[key] = {"hash": hashes[key], "doc_id": current[key].id, "chunks": new_ids}
+
+    def _delete_collection(self, name: str) -> None:
+        try:
+            self.client.delete_collection(name)
+        except Exception:
+            pass  # it did not exist
+
+    # -- reading ------------------------------------------------------------------------------
+    def all_chunks(self) -> list[Chunk]:
+        collection = self.collection()
+        data = collection.get(include=["documents", "metadatas"])
+        return [Chunk.from_record(i, d, m) for i, d, m in zip(data["ids"], data["documents"], data["metadatas"])]
+
+
+def progress_bar(enabled: bool | None = None):
+    """A tqdm-backed progress callback on a TTY, or None."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="chunk", desc="Embedding", file=sys.stderr, leave=False)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close

