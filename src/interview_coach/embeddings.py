@@ -61,7 +61,10 @@ class LocalEmbeddings(Embeddings):
         if self._model is None:
             os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for a hub, even by accident
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            import transformers
             from langchain_huggingface import HuggingFaceEmbeddings
+
+            transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar on every command
 
             self._model = HuggingFaceEmbeddings(
                 model_name=str(self.path),

@@ -29,8 +29,9 @@ from .settings import Settings
 MANIFEST_VERSION = 1
 CHUNKER_VERSION = 1  # bump when chunking logic changes so indexes rebuild
 COLLECTION_PREFIX = "coach"
-# Chroma caps one write; batches of files are also the unit of crash recovery.
-WRITE_BATCH_CHUNKS = 256
+# Files are written in groups of about this many chunks: each group is embedded in one call (throughput)
+# and committed to the manifest on its own (what a crash can lose).
+WRITE_BATCH_CHUNKS = 64
 
 
 @dataclass

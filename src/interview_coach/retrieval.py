@@ -112,7 +112,7 @@ class HybridRetriever:
             raise UsageError("the search query is empty; type what you are looking for")
         if mode not in MODES:
             raise UsageError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
-        k = k or self.settings.default_k
+        k = self.settings.default_k if k is None else k
         if k < 1:
             raise UsageError("k must be at least 1")
         self._ensure_loaded()
