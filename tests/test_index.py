@@ -92,7 +92,8 @@ def test_killed_ingest_leaves_index_usable_and_next_ingest_repairs(settings, emb
         (folder / f"n{i:02d}.md").write_text(f"# Training note {i}\n\n{paragraphs}\n")
     manifest_path = settings.index_dir / "manifest.json"
     before = Manifest.load(manifest_path)
-    proc = subprocess.Popen([*coach_command(), "ingest", str(folder), "--json"], env=coach_env,
+    env = {**coach_env, "COACH_INGEST_BATCH": "32"}  # several commits, so a kill lands between two
+    proc = subprocess.Popen([*coach_command(), "ingest", str(folder), "--json"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until at least one batch has been committed, then kill -9

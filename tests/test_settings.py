@@ -20,7 +20,7 @@ def test_unrelated_environment_is_ignored():
 
 
 @pytest.mark.parametrize("env", [{"COACH_CHUNK_SIZE": "big"}, {"COACH_CHUNK_SIZE": "50"},
-                                 {"COACH_CHUNK_OVERLAP": "900"}])
+                                 {"COACH_CHUNK_OVERLAP": "900"}, {"COACH_INGEST_BATCH": "0"}])
 def test_bad_values_are_config_errors(env):
     with pytest.raises(ConfigError):
         Settings.load(env)

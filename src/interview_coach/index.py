@@ -29,9 +29,6 @@ from .settings import Settings
 MANIFEST_VERSION = 1
 CHUNKER_VERSION = 1  # bump when chunking logic changes so indexes rebuild
 COLLECTION_PREFIX = "coach"
-# Files are written in groups of about this many chunks: each group is embedded in one call (throughput)
-# and committed to the manifest on its own (what a crash can lose).
-WRITE_BATCH_CHUNKS = 64
 
 
 @dataclass
@@ -247,7 +244,7 @@ class Index:
             if item is not None:
                 group.append(item)
             size = sum(len(chunks) for _, chunks in group)
-            if group and (item is None or size >= WRITE_BATCH_CHUNKS):
+            if group and (item is None or size >= self.settings.ingest_batch_chunks):
                 self._write_group(collection, group, state, hashes, current)
                 commit()
                 done += size
