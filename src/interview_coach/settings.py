@@ -25,6 +25,8 @@ ENV_FIELDS = {
     "COACH_CHUNK_SIZE": "chunk_size",
     "COACH_CHUNK_OVERLAP": "chunk_overlap",
     "COACH_INGEST_BATCH": "ingest_batch_chunks",
+    "COACH_LLM": "llm_backend",
+    "COACH_LLM_MODEL": "llm_model",
 }
 
 
@@ -50,6 +52,10 @@ class Settings:
     candidate_pool: int = 30
     rrf_k: int = 60
     default_k: int = 5
+    # Chat model: backend name (see llm.backends()) and its model; empty model = the bundled GGUF.
+    llm_backend: str = "llamacpp"
+    llm_model: str = ""
+    llm_context: int = 4096
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
