@@ -7,12 +7,11 @@ embedding and storage are left to the index.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
-from .corpus import Document
+from .corpus import Document, slugify
 
 HEADER_LEVELS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 HEADING_SEPARATOR = " > "
@@ -55,10 +54,6 @@ def search_text(title: str, heading: str, text: str) -> str:
     return "\n".join(part for part in (title, heading, text) if part)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
 def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     sections = MarkdownHeaderTextSplitter(HEADER_LEVELS, strip_headers=True).split_text(doc.body)
     sizer = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
@@ -70,7 +65,7 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
         if headings and headings[0].strip().lower() == doc.title.strip().lower():
             headings = headings[1:]
         heading = HEADING_SEPARATOR.join(h.strip() for h in headings)
-        base = _slug(heading) or "intro"
+        base = slugify(heading) or "intro"
         # A repeated heading path in one document gets a suffix so ids stay unique and stable.
         seen_paths[base] = seen_paths.get(base, 0) + 1
         if seen_paths[base] > 1:

@@ -255,8 +255,9 @@ def load_corpus(root: Path) -> Corpus:
     return corpus
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "doc"
+def slugify(text: str) -> str:
+    """Lowercase kebab-case; empty when nothing alphanumeric is left."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def load_user_documents(roots: list[Path]) -> tuple[list[Document], list[str]]:
@@ -291,7 +292,7 @@ def load_user_documents(roots: list[Path]) -> tuple[list[Document], list[str]]:
             title = str(meta.get("title") or (heading.group(1).strip() if heading else path.stem))
             tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
             documents.append(Document(
-                id=f"{_slug(base.name)}/{rel}", title=title, track=str(meta.get("track") or "user"),
+                id=f"{slugify(base.name) or 'notes'}/{rel}", title=title, track=str(meta.get("track") or "user"),
                 kind="user", source=rel, path=path, body=body, tags=tuple(str(t) for t in tags),
             ))
     return documents, skipped
