@@ -15,6 +15,7 @@ BODY = """# Attention
 Short text here.
 
 ## How it works
+Overview text.
 ### Masks
 Mask text.
 
@@ -27,8 +28,8 @@ def test_heading_paths_and_ids():
     chunks = chunk_document(doc(BODY), 800, 100)
     assert [(c.heading, c.id) for c in chunks] == [
         ("Short answer", "n1::short-answer::0"),
-        ("How it works > Masks", "n1::how-it-works-masks::0"),
         ("How it works", "n1::how-it-works::0"),
+        ("How it works > Masks", "n1::how-it-works-masks::0"),
         ("How it works", "n1::how-it-works-2::0"),
     ]
     assert len({c.id for c in chunks}) == len(chunks)
