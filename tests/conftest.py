@@ -46,3 +46,21 @@ def coach_env(tmp_path, corpus_dir) -> dict:
 
 def coach_command() -> list[str]:
     return [sys.executable, "-m", "interview_coach.cli"]
+
+
+@pytest.fixture(scope="session")
+def bundled_settings(tmp_path_factory, embeddings) -> Settings:
+    """Settings whose home holds an index of the whole bundled corpus, built once per test run (~1 min)."""
+    from interview_coach.index import Index
+
+    settings = Settings.load({}, home=tmp_path_factory.mktemp("bundled-home"))
+    Index(settings, embeddings=embeddings).ingest()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def bundled_coach(bundled_settings, embeddings):
+    """A Coach on the bundled corpus and index with the real models (LLM loaded on first use)."""
+    from interview_coach.coach import Coach
+
+    return Coach(bundled_settings, embeddings=embeddings)

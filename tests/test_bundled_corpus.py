@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -14,7 +13,6 @@ from interview_coach.corpus import load_corpus
 from interview_coach.index import Index
 from interview_coach.metrics import dedupe, hit_at, mrr_at
 from interview_coach.retrieval import HybridRetriever
-from interview_coach.settings import Settings
 
 CORPUS = REPO / "corpus"
 SEEDS = REPO.parent / "shared" / "seeds"
@@ -76,10 +74,8 @@ def test_coverage_lists_every_numbered_seed_question():
 
 
 @pytest.fixture(scope="module")
-def bundled_retriever(tmp_path_factory):
-    settings = Settings.load({}, home=tmp_path_factory.mktemp("bundled"), corpus_dir=CORPUS)
-    Index(settings).ingest()
-    return HybridRetriever(Index(settings))
+def bundled_retriever(bundled_settings, embeddings):
+    return HybridRetriever(Index(bundled_settings, embeddings=embeddings))
 
 
 @pytest.mark.slow

@@ -1,6 +1,5 @@
 """Validation of the corpus format: every problem is reported as file:line: message."""
 
-from pathlib import Path
 
 from interview_coach.corpus import load_corpus, load_user_documents
 

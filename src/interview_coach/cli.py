@@ -109,6 +109,9 @@ def cmd_status(args) -> int:
     return 0
 
 
+COMMAND_MODULES = ("cli_answers", "cli_interview", "cli_eval", "cli_ui")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coach",
@@ -145,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="what is in the index")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=cmd_status)
+
+    # Larger commands live in their own modules, each adding its subcommands here.
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f".{name}", __package__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.{name}":
+                raise
+            continue
+        module.add_parsers(sub)
     return parser
 
 

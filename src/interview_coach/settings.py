@@ -27,6 +27,10 @@ ENV_FIELDS = {
     "COACH_INGEST_BATCH": "ingest_batch_chunks",
     "COACH_LLM": "llm_backend",
     "COACH_LLM_MODEL": "llm_model",
+    "COACH_LLM_URL": "llm_url",
+    "COACH_LLM_API_KEY": "llm_api_key",
+    "COACH_JUDGE": "judge",
+    "COACH_JUDGE_MODEL": "judge_model",
 }
 
 
@@ -56,6 +60,18 @@ class Settings:
     llm_backend: str = "llamacpp"
     llm_model: str = ""
     llm_context: int = 4096
+    # openai backend: base URL of any OpenAI-compatible server (Ollama, vLLM, llama.cpp server).
+    llm_url: str = ""
+    llm_api_key: str = ""
+    # Faithfulness judge: "default" (embedding + lexical checks, no extra model), "nli" (a local
+    # cross-encoder folder in judge_model) or "llm" (asks the chat model).
+    judge: str = "default"
+    judge_model: str = ""
+    # Questions longer than this are truncated (with a notice) before retrieval and prompting.
+    max_question_chars: int = 2000
+    # Sources quoted to the model when answering.
+    answer_sources: int = 4
+    answer_max_tokens: int = 160
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

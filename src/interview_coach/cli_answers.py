@@ -1,0 +1,132 @@
+"""`coach ask` and `coach grade`: thin adapters that call Coach.ask / Coach.grade and print.
+
+Rendering only; retrieval, generation, verification and grading live in the library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from rich.markup import escape
+
+from .errors import UsageError
+from .settings import Settings
+
+
+def _coach(args):
+    from .coach import Coach
+
+    return Coach(Settings.load(os.environ, home=args.home))
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def cmd_ask(args) -> int:
+    coach = _coach(args)
+    stream = args.stream and sys.stdout.isatty() and not args.json
+    on_token = None
+    if stream:
+        print("model: ", end="", flush=True)
+
+        def on_token(piece: str) -> None:
+            print(piece, end="", flush=True)
+
+    answer = coach.ask(args.question, closed_book=args.closed_book, on_token=on_token)
+    if stream:
+        print("\n")
+    for notice in answer.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    if args.json:
+        _print_json(answer.to_dict())
+        return 0
+    render_answer(answer)
+    return 0
+
+
+def render_answer(answer) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console()
+    title = "Closed-book answer (no notes given to the model)" if answer.mode == "closed-book" else "Answer"
+    console.print(f"[bold]{title}[/]  faithfulness {answer.faithfulness:.0%}"
+                  + ("  [dim](extractive: the model's answer did not hold up)[/]" if answer.fallback else ""))
+    for s in answer.sentences:
+        line = Text("  ")
+        line.append("✓ " if s.supported else "✗ ", style="green" if s.supported else "bold red")
+        line.append(s.text, style=None if s.supported else "red")
+        if s.citations:
+            line.append(" " + "".join(f"[{n}]" for n in s.citations), style="cyan")
+        if not s.supported:
+            line.append(f"  ← unsupported: {s.reason}", style="dim red")
+        console.print(line)
+    if answer.fallback and answer.model_answer:
+        console.print("\n[dim]The model had said:[/]")
+        for s in answer.model_sentences:
+            console.print(Text(f"  ✗ {s.text}" if not s.supported else f"  ✓ {s.text}",
+                               style="dim red" if not s.supported else "dim"))
+    console.print("\n[bold]Sources[/]" + (" [dim](retrieved to judge the answer; not shown to the model)[/]"
+                                          if answer.mode == "closed-book" else ""))
+    for src in answer.sources:
+        c = src.chunk
+        where = c.source + (f" › {c.heading}" if c.heading else "")
+        console.print(f"  [cyan]\\[{src.n}][/] [bold]{escape(c.title)}[/] [dim]{escape(where)}[/]")
+
+
+def cmd_grade(args) -> int:
+    if args.answer is None and args.answer_file is None:
+        raise UsageError("give the answer with --answer TEXT or --answer-file FILE (- for stdin)")
+    if args.answer_file is not None:
+        if args.answer_file == "-":
+            answer = sys.stdin.read()
+        else:
+            path = Path(args.answer_file)
+            try:
+                answer = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise UsageError(f"answer file not found: {path}") from None
+            except (UnicodeDecodeError, IsADirectoryError) as e:
+                raise UsageError(f"cannot read {path} as UTF-8 text: {type(e).__name__}") from None
+    else:
+        answer = args.answer
+    grade = _coach(args).grade(args.question, answer)
+    if args.json:
+        _print_json(grade.to_dict())
+        return 0
+    from rich.console import Console
+
+    from .cli_interview import render_grade
+
+    console = Console()
+    console.print(f"[bold]{escape(grade.question)}[/]")
+    console.print(render_grade(grade))
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("ask", help="answer a question from your notes, every sentence cited and checked",
+                       description="Retrieve the most relevant notes, let the model answer with [n] citations, "
+                                   "and check every sentence against what it cites. Unsupported sentences are "
+                                   "marked; if most fail, the answer is built from the notes' own sentences.")
+    p.add_argument("question", help="e.g. \"What is the equal error rate in speaker verification?\"")
+    p.add_argument("--closed-book", action="store_true",
+                   help="let the model answer without notes (still judged against them): shows hallucination")
+    p.add_argument("--stream", action="store_true", help="print the model's words as they are generated (TTY only)")
+    p.add_argument("--json", action="store_true",
+                   help="print {answer, citations, sentences, faithfulness, ...} as JSON")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("grade", help="grade an answer against a bank question's rubric",
+                       description="Grade a candidate answer: covered and missed key points with evidence, "
+                                   "claims the notes contradict, a score 0-100 and one follow-up question.")
+    p.add_argument("--question", required=True, metavar="ID_OR_TEXT",
+                   help="a bank question id (see `coach questions`) or free question text")
+    p.add_argument("--answer", metavar="TEXT", help="the candidate's answer")
+    p.add_argument("--answer-file", metavar="FILE", help="read the answer from a file (- for stdin)")
+    p.add_argument("--json", action="store_true", help="print the grade as JSON")
+    p.set_defaults(func=cmd_grade)

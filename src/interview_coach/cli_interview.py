@@ -1,0 +1,414 @@
+"""`coach interview` (a mock interview in the terminal, saved as it goes) and `coach progress` (scores over
+time, weakest topics, due reviews, sessions).
+
+The session logic lives in interview.py; this module reads answers, dispatches /commands and renders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from .errors import CoachError, UsageError
+
+ANSWERING = """\
+Answering: type your answer over as many lines as you like and finish it with an empty line (or Ctrl-D).
+Instead of an answer you can type a command:
+  /hint    a nudge: the topic, the related note, the opening words of the first key point
+  /skip    skip this question (it counts as 0 and comes back for review soon)
+  /retry   answer the question you just had feedback on again, and see the change in score (practice)
+  /model   the coach's cited model answer to the question you just answered or skipped
+  /quit    save and stop; continue later with `coach interview --resume`
+  /help    this list
+Ctrl-C also saves and stops. Piped input works the same way (one answer per paragraph)."""
+
+COMMANDS = ("/hint", "/skip", "/retry", "/model", "/quit", "/help")
+
+
+def add_parsers(sub) -> None:
+    import argparse
+
+    from .corpus import DIFFICULTIES
+    from .interview import MODES
+
+    p = sub.add_parser(
+        "interview", help="a mock interview in the terminal (practice or interview mode)",
+        description="Ask questions from the bank (due reviews first, then weak topics, then new ones), grade "
+                    "each answer against its rubric and schedule it for review. Everything is saved as you go.",
+        epilog=ANSWERING, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--track", action="append", default=[], metavar="TRACK",
+                   help="only this track (repeat for several; default all)")
+    p.add_argument("--difficulty", choices=DIFFICULTIES, help="only questions of this difficulty")
+    p.add_argument("-n", "--questions", type=int, default=5, metavar="N", help="main questions to ask (default 5)")
+    p.add_argument("--mode", choices=MODES, default="practice",
+                   help="practice: feedback after each answer, retries; interview: feedback only at the end")
+    p.add_argument("--time-limit", type=int, metavar="SECONDS",
+                   help="time per question; a later answer is kept but marked timed out")
+    p.add_argument("--resume", nargs="?", const="latest", metavar="SESSION_ID",
+                   help="continue a saved session (the latest unfinished one without an id)")
+    p.set_defaults(func=cmd_interview)
+
+    p = sub.add_parser("progress", help="scores by track over time, weakest topics, due reviews, sessions")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_progress)
+
+
+def _settings(args):
+    from .settings import Settings
+
+    return Settings.load(os.environ, home=getattr(args, "home", None))
+
+
+# -- interview ----------------------------------------------------------------------------------------
+
+def cmd_interview(args) -> int:
+    from rich.console import Console
+
+    from .coach import Coach
+    from .interview import InterviewSession, SessionConfig
+    from .store import Store
+
+    settings = _settings(args)
+    coach = Coach(settings)
+    console = Console(highlight=False)
+    store = Store.open(settings)
+    try:
+        if args.resume:
+            if args.resume == "latest":
+                session_id = store.latest_unfinished()
+                if session_id is None:
+                    raise UsageError("there is no unfinished session to resume; start one with `coach interview`")
+            else:
+                try:
+                    session_id = int(args.resume)
+                except ValueError:
+                    raise UsageError(f"a session id is a number, not {args.resume!r}") from None
+            with console.status("Resuming (grading any saved answers)…"):
+                session = InterviewSession.resume(coach, session_id, store=store)
+            console.print(f"[bold]Resuming session {session_id}[/] ({session.config.mode} mode).")
+        else:
+            config = SessionConfig(tracks=args.track, difficulty=args.difficulty, n_questions=args.questions,
+                                   mode=args.mode, time_limit_s=args.time_limit)
+            session = InterviewSession.start(coach, config, store=store)
+            n = len(session.plan)
+            console.print(f"[bold]Session {session.session_id}[/]: {n} question{'s' if n != 1 else ''}, "
+                          f"{config.mode} mode" + (f", {config.time_limit_s}s per question" if config.time_limit_s else "")
+                          + ".")
+        console.print(f"[dim]Finish an answer with an empty line (or Ctrl-D). Commands: {' '.join(COMMANDS)}[/]")
+        return _run(console, session)
+    finally:
+        store.close()
+
+
+def _resume_hint(console, session) -> None:
+    console.print(f"Saved. Continue with: [bold]coach interview --resume {session.session_id}[/]")
+
+
+def _read(prompt: str = "", allow_empty: bool = False) -> str | None:
+    """One answer: lines until an empty line or EOF. A /command needs no empty line after it.
+    Returns None at EOF with nothing typed, "" for an immediate empty line when allow_empty."""
+    interactive = sys.stdin.isatty()
+    lines: list[str] = []
+    while True:
+        try:
+            line = input((prompt if not lines else "… ") if interactive else "")
+        except EOFError:
+            return "\n".join(lines) if lines else None
+        if not line.strip():
+            if lines:
+                return "\n".join(lines)
+            if allow_empty:
+                return ""
+            continue
+        lines.append(line.rstrip())
+        if len(lines) == 1 and line.strip().startswith("/") and " " not in line.strip():
+            return line.strip()
+
+
+def _command(text: str) -> str | None:
+    text = text.strip()
+    return text.lower() if text.startswith("/") and " " not in text and "\n" not in text else None
+
+
+def _run(console, session) -> int:
+    from rich.markup import escape
+
+    shown = None
+    practice = session.config.mode == "practice"
+    try:
+        while True:
+            turn = session.current
+            if turn is None:
+                if not practice:
+                    break
+                console.print("[dim]That was the last question: /retry or /model, or an empty line for the summary.[/]")
+                text = _read("> ", allow_empty=True)
+                if not text:
+                    break
+            else:
+                if shown is not turn:
+                    _show_question(console, session, turn)
+                    shown = turn
+                text = _read("> ")
+                if text is None:  # EOF before any text: stop here, the session stays resumable
+                    _resume_hint(console, session)
+                    return 0
+            command = _command(text)
+            if command is None:
+                if turn is None:
+                    console.print("Type a command, or an empty line for the summary.")
+                    continue
+                try:
+                    with console.status("Grading…"):
+                        feedback = session.answer(text)
+                except CoachError as e:
+                    if not isinstance(e, UsageError):
+                        console.print("Your answer is saved and will be graded when you resume.")
+                        _resume_hint(console, session)
+                    raise
+                _show_feedback(console, feedback)
+            elif command == "/skip":
+                if turn is None:
+                    console.print("There is nothing left to skip.")
+                    continue
+                session.skip()
+                console.print("[dim]Skipped.[/]")
+            elif command == "/hint":
+                console.print(escape(session.hint()) if turn else "No question is open.")
+            elif command == "/retry":
+                if not practice or session.last_attempted is None:
+                    console.print("Retry works in practice mode, after you have answered a question.")
+                    continue
+                console.print(f"Your new answer to: [italic]{escape(session.last_attempted.question)}[/]")
+                again = _read("> ")
+                if not again or _command(again):
+                    console.print("[dim]Retry cancelled.[/]")
+                    continue
+                with console.status("Grading…"):
+                    feedback = session.retry(again)
+                _show_feedback(console, feedback)
+            elif command == "/model":
+                try:
+                    with console.status("Writing a model answer from the notes…"):
+                        answer = session.model_answer()
+                except UsageError as e:
+                    console.print(str(e))
+                    continue
+                _show_answer(console, answer)
+            elif command == "/quit":
+                _resume_hint(console, session)
+                return 0
+            elif command == "/help":
+                console.print(escape(ANSWERING))
+            else:
+                console.print(f"Unknown command {escape(command)}; commands: {' '.join(COMMANDS)}")
+        with console.status("Summing up…"):
+            summary = session.finish()
+        _show_summary(console, session, summary)
+        return 0
+    except KeyboardInterrupt:
+        console.print()
+        _resume_hint(console, session)
+        return 130
+
+
+def _score_style(score: int) -> str:
+    from .scheduler import AGAIN_BELOW, GOOD_FROM
+
+    return "green" if score >= GOOD_FROM else "yellow" if score >= AGAIN_BELOW else "red"
+
+
+def _show_question(console, session, turn) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    label = (f"Follow-up to question {turn.number}" if turn.kind == "follow_up"
+             else f"Question {turn.number}/{turn.total}")
+    limit = session.config.time_limit_s
+    subtitle = f"{turn.track} · {turn.topic}" + (f" · {limit}s" if limit else "")
+    console.print(Panel(escape(turn.question), title=label, subtitle=subtitle, title_align="left",
+                        subtitle_align="left"))
+
+
+def render_grade(grade, *, previous_score=None, delta=None, timed_out=False, show_follow_up=True):
+    """The critique as rich renderables: score, covered points with the candidate's words, missed points
+    with their note excerpt [n], claims to check, feedback and the sources."""
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.text import Text
+
+    parts = []
+    head = Text(f"Score {grade.score}/100", style=f"bold {_score_style(grade.score)}")
+    if delta is not None:
+        head.append(f"  ({delta:+d} vs {previous_score})", style="bold")
+    if timed_out:
+        head.append("  answered after the time limit", style="red")
+    parts.append(head)
+    if grade.reason:
+        parts.append(Text(grade.reason, style="dim"))
+    for p in grade.covered:
+        parts.append(Text.from_markup(f"[green]✓[/] {escape(p.point)}"))
+        if p.evidence:
+            parts.append(Text.from_markup(f"    [dim]you said:[/] “{escape(p.evidence)}”"))
+    for p in grade.missed:
+        cite = f" [{p.citation}]" if p.citation is not None else ""
+        parts.append(Text.from_markup(f"[red]✗[/] {escape(p.point)}{escape(cite)}"))
+        if p.excerpt:
+            parts.append(Text.from_markup(f"    [dim]notes:[/] {escape(p.excerpt)}"))
+    for c in grade.check_this:
+        parts.append(Text.from_markup(f"[yellow]? check this:[/] “{escape(c.sentence)}” — {escape(c.reason)}"))
+        if c.excerpt:
+            cite = f" [{c.citation}]" if c.citation is not None else ""
+            parts.append(Text.from_markup(f"    [dim]notes say:[/] {escape(c.excerpt)}{escape(cite)}"))
+    feedback = grade.feedback
+    prefix = f"Score {grade.score}/100: "   # the grader's summary repeats the score shown above
+    if prefix in feedback:
+        feedback = feedback.replace(prefix, "", 1)
+    if feedback:
+        parts.append(Text(feedback))
+    if grade.follow_up and show_follow_up:
+        parts.append(Text.from_markup(f"[bold]Follow-up:[/] {escape(grade.follow_up)}"))
+    for c in grade.citations:
+        parts.append(Text.from_markup(f"[dim]\\[{c.n}] {escape(c.title or c.id)} — {escape(c.source)}[/]"))
+    return Group(*parts)
+
+
+def _show_feedback(console, feedback) -> None:
+    if feedback.grade is None:
+        note = " (after the time limit)" if feedback.timed_out else ""
+        console.print(f"[dim]Answer saved{note}; feedback comes at the end of the interview.[/]")
+        return
+    # The follow-up is asked next as its own question (and a retry never gets another one).
+    console.print(render_grade(feedback.grade, previous_score=feedback.previous_score, delta=feedback.delta,
+                               timed_out=feedback.timed_out, show_follow_up=False))
+    if feedback.delta is None:
+        console.print("[dim]/retry to answer again, /model for a model answer.[/]")
+
+
+def _show_answer(console, answer) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.text import Text
+
+    console.print(Panel(escape(answer.answer), title="Model answer", title_align="left",
+                        subtitle=f"faithfulness {answer.faithfulness:.0%}", subtitle_align="left"))
+    for s in answer.sentences:
+        if not s.supported:
+            console.print(Text.from_markup(f"[yellow]unsupported:[/] {escape(s.text)}"
+                                           + (f" [dim]({escape(s.reason)})[/]" if s.reason else "")))
+    for src in answer.sources:
+        console.print(Text.from_markup(f"[dim]\\[{src.n}] {escape(src.chunk.title)} — {escape(src.chunk.source)}[/]"))
+    for notice in answer.notices:
+        console.print(f"[dim]{escape(notice)}[/]")
+
+
+def _show_summary(console, session, summary) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    if summary.mode == "interview":
+        # Interview mode held the critiques back until now.
+        for turn, grade in summary.turns:
+            label = f"Follow-up to {turn.number}" if turn.kind == "follow_up" else f"Question {turn.number}"
+            console.rule(f"{label}: {escape(turn.question)}", align="left")
+            if grade is None:
+                console.print("[dim]not answered[/]")
+            else:
+                console.print(render_grade(grade, timed_out=turn.turn_id in summary.timed_out, show_follow_up=False))
+    table = Table("#", "question", "score", title=f"Session {summary.session_id} ({summary.mode})")
+    for turn, grade in summary.turns:
+        number = f"{turn.number}" + ("f" if turn.kind == "follow_up" else "")
+        if grade is None:
+            score = "-"
+        elif turn.turn_id in summary.skipped:
+            score = "skipped"
+        else:
+            score = f"[{_score_style(grade.score)}]{grade.score}[/]"
+            if turn.turn_id in summary.retried:
+                score += f" → {summary.retried[turn.turn_id]}"
+            if turn.turn_id in summary.timed_out:
+                score += " (late)"
+        table.add_row(number, escape(turn.question), score)
+    console.print(table)
+    if summary.score is not None:
+        console.print(f"[bold]Overall:[/] {summary.score:.0f}/100  "
+                      + "  ".join(f"{escape(t)} {s:.0f}" for t, s in summary.per_track.items()))
+    if summary.timed_out:
+        console.print(f"[red]{len(summary.timed_out)} answer(s) came after the time limit[/] (graded as given).")
+    if summary.weakest:
+        console.print(f"[bold]Weakest topics:[/] {escape(', '.join(summary.weakest))}")
+    elif summary.score is not None:
+        console.print("No weak topics this time.")
+    if summary.notes_to_read:
+        console.print("[bold]Read next:[/]")
+        for note in summary.notes_to_read:
+            console.print(f"  {escape(note['title'])} [dim]({escape(note['source'])})[/]")
+    console.print("[dim]`coach progress` shows your scores over time and what is due for review.[/]")
+
+
+# -- progress -------------------------------------------------------------------------------------
+
+def progress_data(settings) -> dict:
+    """Everything `coach progress` shows, as plain data (the UI's Progress tab can use it too)."""
+    from .corpus import load_corpus
+    from .store import Store, utcnow
+
+    questions = {q.id: q for q in load_corpus(settings.corpus_dir).questions}
+    now = utcnow()
+    with Store.open(settings) as store:
+        def described(rows):
+            return [{**r, "question": questions[r["question_id"]].question if r["question_id"] in questions else "",
+                     "track": questions[r["question_id"]].track if r["question_id"] in questions else ""}
+                    for r in rows]
+
+        sessions = store.sessions(limit=20)
+        for s in sessions:
+            s.pop("plan", None)
+        return {
+            "tracks": store.track_history(),
+            "weakest": store.weakest_topics(),
+            "due": described(store.due_reviews(now)),
+            "upcoming": described(store.upcoming_reviews(now, limit=5)),
+            "sessions": sessions,
+            "unfinished": [s["id"] for s in store.unfinished_sessions()],
+        }
+
+
+def cmd_progress(args) -> int:
+    data = progress_data(_settings(args))
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    if not data["sessions"]:
+        console.print("No sessions yet: start one with `coach interview`.")
+        return 0
+    table = Table("track", "sessions", "first", "latest", "trend", title="Scores by track (first attempts)")
+    for track, points in data["tracks"].items():
+        trend = " ".join(f"{p['score']:.0f}" for p in points[-8:])
+        table.add_row(escape(track), str(len(points)), f"{points[0]['score']:.0f}", f"{points[-1]['score']:.0f}", trend)
+    console.print(table)
+    if data["weakest"]:
+        console.print("[bold]Weakest topics:[/] " + ", ".join(
+            f"{escape(t['topic'])} ({t['score']:.0f})" for t in data["weakest"]))
+    if data["due"]:
+        console.print(f"[bold]Due for review ({len(data['due'])}):[/]")
+        for r in data["due"][:10]:
+            console.print(f"  {escape(r['question_id'])}  {escape(r['question'])} [dim](last {r['last_score']})[/]")
+    elif data["upcoming"]:
+        console.print(f"Nothing due; next review {data['upcoming'][0]['due'][:16].replace('T', ' ')} UTC.")
+    sessions = Table("id", "date", "mode", "answered", "score", "status", title="Sessions")
+    for s in data["sessions"]:
+        sessions.add_row(str(s["id"]), s["created_at"][:16].replace("T", " "), s["mode"],
+                         f"{s['answered']}/{s['questions']}", "-" if s["score"] is None else f"{s['score']:.0f}",
+                         s["status"])
+    console.print(sessions)
+    if data["unfinished"]:
+        console.print(f"Unfinished: {', '.join(map(str, data['unfinished']))}; "
+                      "continue the latest with `coach interview --resume`.")
+    return 0

@@ -1,0 +1,102 @@
+"""The `coach ui` command: make sure the index is current, then serve the Gradio app from ui/app.py.
+
+The app itself (tabs, handlers, rendering) lives in ui/ at the repository root; this only starts it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from .errors import ConfigError, UsageError
+
+# ui/ sits at the repository root beside corpus/ (the package is installed editable, as in settings.py).
+UI_APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise UsageError("--auth must look like user:password")
+    return user, password
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail early, in one line, instead of after indexing (and with Gradio's traceback)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            # As uvicorn does: connections of a just-stopped server in TIME_WAIT do not block the port.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as e:
+        raise UsageError(f"cannot listen on {host}:{port} ({e.strerror or e}); choose another port with --port") from None
+
+
+def load_ui_module():
+    if not UI_APP.is_file():
+        raise ConfigError(f"the UI is missing: {UI_APP} not found (run from a source checkout)")
+    spec = importlib.util.spec_from_file_location("coach_ui_app", UI_APP)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["coach_ui_app"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def cmd_ui(args) -> int:
+    from rich.console import Console
+
+    from .coach import Coach
+    from .index import progress_bar
+    from .settings import Settings
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    auth = parse_auth(args.auth)
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, got {args.port}")
+    check_port_free(args.host, args.port)
+    console = Console(stderr=True)
+    coach = Coach(Settings.load(os.environ, home=args.home))
+
+    # Incremental: a few hundred milliseconds when nothing changed, a progress bar when it did.
+    update, close = progress_bar()
+    try:
+        report = coach.index.ingest(progress=update)
+    finally:
+        close()
+    console.print(f"[bold]Index[/]: {report.documents} documents, {report.chunks} chunks "
+                  f"({report.added} added, {report.updated} updated, {report.removed} removed) "
+                  f"in {report.seconds:.1f}s")
+    for line in report.skipped:
+        console.print(f"skipped: {line}")
+    # Load the retriever now so the first question in the browser is not the slow one.
+    try:
+        coach.search("warm up", k=1)
+    except Exception as e:  # an empty index still opens the UI; its Library tab can fill it
+        console.print(f"[yellow]warning[/]: {e}")
+
+    if args.host not in LOOPBACK and auth is None:
+        console.print(f"[yellow]warning[/]: serving on {args.host} without --auth; anyone on the network "
+                      "can use it and read your notes")
+    app_module = load_ui_module()
+    console.print(f"Interview Coach on http://{args.host}:{args.port}  (Ctrl+C to stop)")
+    app_module.launch(coach, host=args.host, port=args.port, auth=auth, share=args.share)
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("ui", help="open the coach in your browser (Gradio)",
+                       description="Index any changed notes, then serve the Interview Coach web UI "
+                                   "(interview practice, ask your notes, progress, library).")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="require this login")
+    p.add_argument("--share", action="store_true",
+                   help="also create a public gradio.live link (off by default; needs internet)")
+    p.set_defaults(func=cmd_ui)

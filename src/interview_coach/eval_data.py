@@ -1,0 +1,148 @@
+"""The evaluation datasets: read JSON Lines into plain dataclasses, report bad lines as `file:line:`,
+tell which kind a file holds from its keys, and pick evenly spread subsets for quick runs.
+
+Scoring is left to the eval_* suite modules.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+
+DATASETS_DIR = Path(__file__).resolve().parents[2] / "eval" / "datasets"
+BUNDLED = {
+    "retrieval": DATASETS_DIR / "retrieval_queries.jsonl",
+    "claims": DATASETS_DIR / "labelled_claims.jsonl",
+    "graded": DATASETS_DIR / "graded_answers.jsonl",
+}
+# Keys that identify each kind; extra keys are allowed.
+REQUIRED = {
+    "retrieval": ("query", "relevant"),
+    "claims": ("context", "claim", "label"),
+    "graded": ("question_id", "answer", "reference_score"),
+}
+LABELS = ("supported", "unsupported")
+
+
+@dataclass(frozen=True)
+class RetrievalQuery:
+    query: str
+    relevant: tuple[str, ...]    # note ids; a chunk of any of them is a hit
+    track: str = ""
+
+
+@dataclass(frozen=True)
+class LabelledClaim:
+    context: str
+    claim: str
+    label: str                   # "supported" | "unsupported"
+    kind: str = ""               # paraphrase, negation, wrong-number, ... (optional)
+
+
+@dataclass(frozen=True)
+class GradedAnswer:
+    question_id: str
+    answer: str
+    reference_score: float
+    level: str = ""              # strong | partial | wrong | off-topic (optional)
+
+
+def read_jsonl(path: Path) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; a bad line is a UsageError naming file:line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such dataset file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot read the dataset ({e})") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise UsageError(f"{path}:{number}: expected a JSON object per line")
+        rows.append((number, row))
+    if not rows:
+        raise UsageError(f"{path}: the dataset is empty")
+    return rows
+
+
+def detect_kind(path: Path) -> str:
+    """"retrieval", "claims" or "graded", from the keys of the file's first line."""
+    number, first = read_jsonl(path)[0]
+    for kind, keys in REQUIRED.items():
+        if all(k in first for k in keys):
+            return kind
+    expected = "; ".join(f"{kind}: {', '.join(keys)}" for kind, keys in REQUIRED.items())
+    raise UsageError(f"{path}:{number}: not an eval dataset (expected the keys of one kind: {expected})")
+
+
+def _rows(path: Path, kind: str) -> list[tuple[int, dict]]:
+    rows = read_jsonl(path)
+    for number, row in rows:
+        missing = [k for k in REQUIRED[kind] if k not in row]
+        if missing:
+            raise UsageError(f"{path}:{number}: missing {', '.join(missing)}")
+    return rows
+
+
+def load_queries(path: Path | None = None) -> list[RetrievalQuery]:
+    path = path or BUNDLED["retrieval"]
+    out = []
+    for number, row in _rows(path, "retrieval"):
+        relevant = row["relevant"]
+        if isinstance(relevant, str):
+            relevant = [relevant]
+        if not str(row["query"]).strip() or not relevant:
+            raise UsageError(f"{path}:{number}: the query and its relevant note ids must not be empty")
+        out.append(RetrievalQuery(str(row["query"]), tuple(str(r) for r in relevant), str(row.get("track", ""))))
+    return out
+
+
+def load_claims(path: Path | None = None) -> list[LabelledClaim]:
+    path = path or BUNDLED["claims"]
+    out = []
+    for number, row in _rows(path, "claims"):
+        if row["label"] not in LABELS:
+            raise UsageError(f"{path}:{number}: label must be \"supported\" or \"unsupported\", got {row['label']!r}")
+        out.append(LabelledClaim(str(row["context"]), str(row["claim"]), row["label"], str(row.get("kind", ""))))
+    return out
+
+
+def load_graded(path: Path | None = None) -> list[GradedAnswer]:
+    path = path or BUNDLED["graded"]
+    out = []
+    for number, row in _rows(path, "graded"):
+        try:
+            score = float(row["reference_score"])
+        except (TypeError, ValueError):
+            raise UsageError(f"{path}:{number}: reference_score must be a number") from None
+        out.append(GradedAnswer(str(row["question_id"]), str(row["answer"]), score, str(row.get("level", ""))))
+    return out
+
+
+def spread(items, n: int) -> list:
+    """n items evenly spaced through the list (all tracks, not just the first), in order."""
+    items = list(items)
+    if n >= len(items):
+        return items
+    return [items[i * len(items) // n] for i in range(n)]
+
+
+def spread_groups(rows, n: int) -> list:
+    """About n graded answers as whole question groups evenly spaced (pairwise accuracy compares
+    answers to the same question, so a group is never split)."""
+    groups: dict[str, list] = {}
+    for r in rows:
+        groups.setdefault(r.question_id, []).append(r)
+    size = max(1, len(rows) // max(1, len(groups)))
+    chosen = spread(list(groups.values()), max(1, n // size))
+    return [r for g in chosen for r in g]

@@ -1,0 +1,82 @@
+"""Small text utilities shared by verification, the judge and the grader: sentences, words, a light
+stemmer, numbers. Deliberately rule-based: no model, deterministic, fast.
+
+Anything semantic (similarity, support) is left to embeddings and the judge.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_WORD = re.compile(r"[a-z0-9]+(?:[_'][a-z0-9]+)*")
+_NUMBER = re.compile(r"(?<![a-z_])(\d+(?:[.,]\d+)?(?:e-?\d+)?)(?:\s*%)?")
+_MARKER = re.compile(r"^\s*(\[\d+(?:\s*,\s*\d+)*\]\s*)+")
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been being both but by
+can could did do does doing down during each few for from further had has have having he her here hers
+him his how i if in into is it its itself just me more most my no nor not of off on once only or other
+our out over own same she should so some such than that the their them then there these they this those
+through to too under until up very was we were what when where which while who whom why will with would
+you your it's i'm uses use used using one which way thing things get gets make makes made much many
+often usually typically called known given instead rather whereas e g eg ie via per each every
+""".split())
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences, with a citation marker that follows a full stop kept on the sentence before it."""
+    pieces = [p.strip() for p in _segmenter().segment(text.strip())] if text.strip() else []
+    sentences: list[str] = []
+    for piece in pieces:
+        lead = _MARKER.match(piece)
+        if lead and sentences:
+            sentences[-1] = f"{sentences[-1]} {lead.group(0).strip()}"
+            piece = piece[lead.end():].strip()
+        if piece:
+            sentences.append(piece)
+    return sentences
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+@lru_cache(maxsize=50000)
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to match 'queries'/'query', 'scaled'/'scale', 'layers'/'layer'."""
+    w = word.lower()
+    if len(w) <= 3 or any(ch.isdigit() for ch in w):
+        return w
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", ""),
+                         ("ly", "")):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)] + repl
+            break
+    if w.endswith("e") and len(w) > 4:
+        w = w[:-1]  # scale/scaled/scaling all end as "scal"
+    return w
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS and not w.isdigit() and len(w) > 1]
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers written with digits, normalised ('1,000' -> '1000', '0.50' -> '0.5')."""
+    out = set()
+    for raw in _NUMBER.findall(text.lower()):
+        value = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+", raw) else raw.replace(",", ".")
+        if "e" in value:
+            value = repr(float(value))  # 1e-4 and 0.0001 are one number
+        if "." in value:
+            value = value.rstrip("0").rstrip(".") or "0"
+        out.add(value)
+    return out
