@@ -16,15 +16,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The UI on the bundled corpus and model at http://127.0.0.1:7860 (indexes the corpus first if needed).
 run: $(STAMP)
-	$(BIN)/coach ingest
-	$(BIN)/coach search "why divide by sqrt(d_k)?"
+	$(BIN)/coach ui
 
-test: $(STAMP)
+test: $(STAMP) /usr/bin/chromium
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's chromium through Playwright; no browser is ever downloaded.
+/usr/bin/chromium:
+	$$(command -v sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $$(command -v sudo) apt-get install -y -qq --no-install-recommends chromium
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_index.py
+	$(BIN)/python bench/bench_ask.py
+	$(BIN)/python bench/bench_grade.py
 
 clean:
 	rm -rf $(VENV)

@@ -759,11 +759,7 @@ def _history_figure(scores: list[dict]):
 
 def _refresh_retrieval(coach) -> None:
     """After an ingest the retriever's BM25 side must reload the chunks."""
-    refresh = getattr(coach, "reload_index", None)
-    if callable(refresh):
-        refresh()
-    else:
-        coach.__dict__.pop("retriever", None)  # a cached_property: rebuilt on next use
+    coach.reload_index()
 
 
 def launch(coach, host: str = "127.0.0.1", port: int = 7860, auth=None, share: bool = False):

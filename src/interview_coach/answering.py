@@ -118,14 +118,15 @@ class Answerer:
 
         judge = self.coach.judge
         with self.coach.model_lock:
-            model_checks = verify(model_answer, list(texts), judge, require_citations=not closed_book)
+            model_checks = verify(model_answer, list(texts), judge, require_citations=not closed_book,
+                                  question=question)
         answer = Answer(question, model_answer, sources, model_checks, faithfulness(model_checks),
                         mode="closed-book" if closed_book else "rag", model_answer=model_answer,
                         model_sentences=model_checks, notices=notices)
         if not closed_book and faithfulness(model_checks) < self.FALLBACK_BELOW:
             extract = self.extractive(question, sources, list(texts))
             with self.coach.model_lock:
-                checks = verify(extract, list(texts), judge)
+                checks = verify(extract, list(texts), judge, question=question)
             if checks and faithfulness(checks) > faithfulness(model_checks):
                 answer.answer, answer.sentences, answer.faithfulness = extract, checks, faithfulness(checks)
                 answer.fallback = True

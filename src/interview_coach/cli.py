@@ -153,13 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f".{name}", __package__)
-        except ModuleNotFoundError as e:
-            if e.name != f"{__package__}.{name}":
-                raise
-            continue
-        module.add_parsers(sub)
+        importlib.import_module(f".{name}", __package__).add_parsers(sub)
     return parser
 
 

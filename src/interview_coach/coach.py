@@ -81,6 +81,17 @@ class Coach:
 
         return Grader(self)
 
+    def ingest(self, paths=(), progress=None, forget=()):
+        """Index the corpus (and user folders), then make retrieval see the new chunks."""
+        with self.model_lock:
+            report = self.index.ingest(paths, progress=progress, forget=forget)
+            self.reload_index()
+        return report
+
+    def reload_index(self) -> None:
+        # The BM25 side holds every chunk in memory; a cached_property is rebuilt on next use.
+        self.__dict__.pop("retriever", None)
+
     def search(self, query: str, k: int | None = None, track: str | None = None, mode: str = "hybrid"):
         with self.model_lock:
             return self.retriever.search(query, k=k, track=track, mode=mode)

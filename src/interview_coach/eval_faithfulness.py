@@ -81,10 +81,12 @@ def summarise_mode(answers: Sequence[ModeAnswer]) -> dict:
     faith = [a.faithfulness for a in scored]
     hallucinated = [float(any(not s[1] for s in a.sentences)) for a in scored]
     ci = bootstrap_ci({"faithfulness": faith, "hallucination_rate": hallucinated})
-    examples = []
+    examples, seen = [], set()
     for a in answers:
         for text, supported, evidence, reason, score in a.sentences:
-            if not supported and len(examples) < MAX_EXAMPLES:
+            # A small model repeats itself; show distinct sentences, one per question at most.
+            if not supported and len(examples) < MAX_EXAMPLES and text not in seen and a.question_id not in seen:
+                seen.update((text, a.question_id))
                 examples.append({"question_id": a.question_id, "question": a.question, "sentence": text,
                                  "evidence": evidence, "reason": reason, "score": round(score, 4)})
     return {

@@ -71,6 +71,7 @@ class Grader:
     CLOSE_QUESTION = 0.75    # cosine at which free text is graded against the closest bank question
     OFF_TOPIC = 0.3          # below this best match to the question and rubric, the answer is off-topic
     MIN_WORDS = 8            # content words below which an answer is "very short"
+    UNSUPPORTED_WEIGHT = 0.5    # up to half the credit depends on the notes backing the answer
     CONTRADICTION_PENALTY = 12  # points off per claim the notes contradict (capped at half the score)
 
     def __init__(self, coach):
@@ -156,10 +157,12 @@ class Grader:
         elif n_words < self.MIN_WORDS:
             score, grade.reason = min(score, 10.0), f"The answer is very short ({n_words} content words)."
 
-        grade.check_this = self._check_claims(sentences, sources)
-        if grade.check_this and not grade.reason:
-            penalty = min(score / 2, self.CONTRADICTION_PENALTY * len(grade.check_this))
-            score -= penalty
+        grade.check_this, support_rate = self._check_claims(sentences, sources)
+        if not grade.reason:
+            # Confident but wrong answers reuse the rubric's vocabulary; what the notes do not back
+            # up costs credit, and what they contradict costs more.
+            score *= (1 - self.UNSUPPORTED_WEIGHT) + self.UNSUPPORTED_WEIGHT * support_rate
+            score -= min(score / 2, self.CONTRADICTION_PENALTY * len(grade.check_this))
         grade.score = int(round(max(0.0, min(100.0, score))))
         self._cite_missed(grade, sources)
         grade.follow_up = self._follow_up(bank, grade)
@@ -191,10 +194,11 @@ class Grader:
         points = [parse_citations(s, len(sources))[0] for s in split_sentences(extract)]
         return points or [question]
 
-    def _check_claims(self, sentences: list[str], sources) -> list[CheckClaim]:
+    def _check_claims(self, sentences: list[str], sources) -> tuple[list[CheckClaim], float]:
+        """Claims the notes contradict, and the share of substantive sentences the notes support."""
         claims = [s for s in sentences if len(content_words(s)) >= 4]
         if not claims or not sources:
-            return []
+            return [], 1.0
         with self.coach.model_lock:
             verdicts = self.coach.judge.check(claims, [s.chunk.text for s in sources])
         out = []
@@ -203,7 +207,7 @@ class Grader:
             if not v.supported and v.reason and not v.reason.startswith(("no source sentence", "mostly words")):
                 n = (v.evidence_index + 1) if v.evidence_index is not None else None
                 out.append(CheckClaim(v.claim, v.reason, v.evidence, n))
-        return out
+        return out, sum(v.supported for v in verdicts) / len(verdicts)
 
     def _cite_missed(self, grade: Grade, sources) -> None:
 

@@ -91,6 +91,7 @@ ROLE_PAIRS = [
 ]
 NEGATION_OVERLAP = 0.7
 BINDING_MARGIN = 2
+BEYOND_QUESTION_MISSING = 0.5
 NEGATIONS = frozenset("not no never cannot without neither nor none nothing fails unable".split())
 @dataclass
 class _Scored:
@@ -238,6 +239,22 @@ def check_absent_terms(claim: str, evidence: str, context: str) -> str:
         return "terms not in the sources: " + ", ".join(distinctive[:3])
     if 1 - len(missing) / len(content) < EvidenceJudge.COVERAGE:
         return "mostly words the sources do not use: " + ", ".join(missing[:3])
+    return ""
+
+
+def check_beyond_question(claim: str, question: str, context: str) -> str:
+    """What the claim adds to the question must be in the context. Restating the question ("EER in
+    speaker verification is ...") makes any definition look similar to the notes; only the rest counts."""
+    asked = {stem(w) for w in words(question)}
+    context_stems = {stem(w) for w in words(context)}
+    added = [w for w in content_words(claim) if stem(w) not in asked]
+    if not added:
+        return "it only restates the question"
+    if len(added) < 2:
+        return ""
+    missing = [w for w in added if stem(w) not in context_stems]
+    if len(missing) / len(added) > BEYOND_QUESTION_MISSING:
+        return "what it adds to the question is not in the sources: " + ", ".join(missing[:3])
     return ""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .judge import Judge
+from .judge import Judge, Verdict, check_beyond_question
 from .text import split_sentences
 
 # [1], [1][2], [1, 2] and [12]; anything else in brackets is left alone.
@@ -49,7 +49,8 @@ def parse_citations(sentence: str, n_sources: int) -> tuple[str, list[int], list
     return text, valid, invalid
 
 
-def verify(answer: str, sources: list[str], judge: Judge, *, require_citations: bool = True) -> list[SentenceCheck]:
+def verify(answer: str, sources: list[str], judge: Judge, *, require_citations: bool = True,
+           question: str = "") -> list[SentenceCheck]:
     """Check each sentence of `answer` against the sources (sources[0] is [1]).
 
     Strict mode (require_citations): a sentence is supported only when a source it cites supports it.
@@ -60,7 +61,8 @@ def verify(answer: str, sources: list[str], judge: Judge, *, require_citations: 
     sentences = [s for s in sentences if any(ch.isalnum() for ch in s[0])]
     if not sentences:
         return checks
-    anywhere = judge.check([text for text, _, _ in sentences], sources)
+    anywhere = [_beyond_question(v, question, " ".join(sources))
+                for v in judge.check([text for text, _, _ in sentences], sources)]
     for (text, cited, invalid), any_verdict in zip(sentences, anywhere):
         check = SentenceCheck(text, cited, False, invalid_citations=invalid,
                               content_supported=any_verdict.supported, evidence=any_verdict.evidence,
@@ -75,7 +77,8 @@ def verify(answer: str, sources: list[str], judge: Judge, *, require_citations: 
             if invalid:
                 check.reason += f" ([{invalid[0]}] points at no source)"
         else:
-            verdict = judge.check([text], [sources[n - 1] for n in cited])[0]
+            cited_sources = [sources[n - 1] for n in cited]
+            verdict = _beyond_question(judge.check([text], cited_sources)[0], question, " ".join(cited_sources))
             check.supported, check.reason, check.score = verdict.supported, verdict.reason, verdict.score
             if verdict.evidence:
                 check.evidence = verdict.evidence
@@ -84,6 +87,14 @@ def verify(answer: str, sources: list[str], judge: Judge, *, require_citations: 
                 check.reason += " (another source supports it, not the one cited)"
         checks.append(check)
     return checks
+
+
+def _beyond_question(verdict: Verdict, question: str, context: str) -> Verdict:
+    if verdict.supported and question:
+        reason = check_beyond_question(verdict.claim, question, context)
+        if reason:
+            verdict.supported, verdict.reason = False, reason
+    return verdict
 
 
 def faithfulness(checks: list[SentenceCheck]) -> float:
