@@ -69,8 +69,9 @@ class Settings:
     judge_model: str = ""
     # Questions longer than this are truncated (with a notice) before retrieval and prompting.
     max_question_chars: int = 2000
-    # Sources quoted to the model when answering.
-    answer_sources: int = 4
+    # Sources quoted to the model when answering, and how much of each it reads (characters).
+    answer_sources: int = 3
+    source_excerpt_chars: int = 260
     answer_max_tokens: int = 160
 
     @classmethod
