@@ -111,7 +111,7 @@ class LlamaCppChatModel(ChatModel):
 @register_backend("llamacpp")
 def _llamacpp(settings: Settings) -> ChatModel:
     path = Path(settings.llm_model).expanduser() if settings.llm_model else default_gguf_path()
-    return LlamaCppChatModel(path, n_ctx=settings.llm_context)
+    return LlamaCppChatModel(path, n_ctx=settings.llm_context, threads=settings.llm_threads or None)
 
 
 # --- openai: any OpenAI-compatible server (Ollama, vLLM, llama.cpp server) ------------------------

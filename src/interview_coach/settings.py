@@ -29,6 +29,7 @@ ENV_FIELDS = {
     "COACH_LLM_MODEL": "llm_model",
     "COACH_LLM_URL": "llm_url",
     "COACH_LLM_API_KEY": "llm_api_key",
+    "COACH_LLM_THREADS": "llm_threads",
     "COACH_JUDGE": "judge",
     "COACH_JUDGE_MODEL": "judge_model",
 }
@@ -60,6 +61,9 @@ class Settings:
     llm_backend: str = "llamacpp"
     llm_model: str = ""
     llm_context: int = 4096
+    # llama.cpp threads; 0 = one per core. On a busy machine, fewer threads than cores avoids
+    # llama.cpp's spinning threads fighting other processes for the same cores.
+    llm_threads: int = 0
     # openai backend: base URL of any OpenAI-compatible server (Ollama, vLLM, llama.cpp server).
     llm_url: str = ""
     llm_api_key: str = ""
