@@ -70,6 +70,8 @@ class Grader:
     FULL_CREDIT = 0.6
     CLOSE_QUESTION = 0.75    # cosine at which free text is graded against the closest bank question
     OFF_TOPIC = 0.3          # below this best match to the question and rubric, the answer is off-topic
+    OTHER_QUESTION_RANK = 10  # a low-scoring answer is off-topic when 10 other bank questions match it better
+    LOW_SCORE = 20
     MIN_WORDS = 8            # content words below which an answer is "very short"
     UNSUPPORTED_WEIGHT = 0.5    # up to half the credit depends on the notes backing the answer
     CONTRADICTION_PENALTY = 12  # points off per claim the notes contradict (capped at half the score)
@@ -94,12 +96,9 @@ class Grader:
             return bank, "bank", bank.question
         if len(question.split()) == 1 and "-" in question:
             raise UsageError(f"no bank question with id {question!r}; see `coach questions`")
-        if self._bank_vectors is None:
-            with self.coach.model_lock:
-                self._bank_vectors = embed_array(self.coach.embeddings, [q.question for q in corpus.questions])
         with self.coach.model_lock:
             query = np.array(self.coach.embeddings.embed_query(question), dtype="float32")
-        sims = self._bank_vectors @ query
+        sims = self._bank_matrix() @ query
         best = int(sims.argmax())
         if sims[best] >= self.CLOSE_QUESTION:
             return corpus.questions[best], "closest-bank", question
@@ -152,10 +151,15 @@ class Grader:
 
         topical = max(float((passage_vecs @ question_vec).max()), float((passage_vecs @ point_vecs.T).max()))
         n_words = len(content_words(answer))
-        if topical < self.OFF_TOPIC:
+        if topical < self.OFF_TOPIC or (score < self.LOW_SCORE and bank is not None
+                                        and self._answers_another_question(answer, bank)):
             score, grade.reason = min(score, 5.0), "The answer does not address the question (off-topic)."
         elif n_words < self.MIN_WORDS:
             score, grade.reason = min(score, 10.0), f"The answer is very short ({n_words} content words)."
+        elif not grade.covered:
+            # Related vocabulary earns partial credit point by point; with nothing actually covered
+            # the answer has not addressed the question ("Word error rate is ..." for an EER question).
+            score, grade.reason = min(score, 10.0), "None of the key points is covered."
 
         grade.check_this, support_rate = self._check_claims(sentences, sources)
         if not grade.reason:
@@ -168,6 +172,23 @@ class Grader:
         grade.follow_up = self._follow_up(bank, grade)
         grade.feedback = " ".join(filter(None, [grade.feedback, self._feedback(grade)]))
         return grade
+
+    def _answers_another_question(self, answer: str, bank) -> bool:
+        """True when the answer as a whole reads as an answer to other bank questions: the asked one
+        is not among the OTHER_QUESTION_RANK closest. Catches on-vocabulary but off-topic answers
+        ("word error rate is ..." to an EER question) that similarity to the rubric cannot."""
+        self._bank_matrix()
+        with self.coach.model_lock:
+            vector = embed_array(self.coach.embeddings, [answer])[0]
+        sims = self._bank_vectors @ vector
+        asked = next(i for i, q in enumerate(self.coach.corpus.questions) if q.id == bank.id)
+        return int((sims > sims[asked]).sum()) >= self.OTHER_QUESTION_RANK
+
+    def _bank_matrix(self):
+        if self._bank_vectors is None:
+            with self.coach.model_lock:
+                self._bank_vectors = embed_array(self.coach.embeddings, [q.question for q in self.coach.corpus.questions])
+        return self._bank_vectors
 
     def _sources(self, question: str, bank) -> list:
         """Note chunks to cite: the bank question's own notes first, then retrieval."""
