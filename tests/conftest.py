@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -64,3 +66,20 @@ def bundled_coach(bundled_settings, embeddings):
     from interview_coach.coach import Coach
 
     return Coach(bundled_settings, embeddings=embeddings)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound and released at once; the OS does not reuse it soon)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Terminate a server started by a test, killing it if it does not exit in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)

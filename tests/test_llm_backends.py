@@ -6,7 +6,6 @@ Configuration errors and an unreachable server need no model; each real componen
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port, stop
 from interview_coach.errors import ConfigError, ModelUnavailableError
 from interview_coach.llm import Message, backends, default_gguf_path, load_chat_model
 from interview_coach.settings import Settings
 
 MESSAGES = [Message("system", "You are a concise assistant."),
             Message("user", "Name one activation function used in neural networks.")]
-
-
-def free_port() -> int:
-    # Bound and released at once: nothing listens there afterwards (the OS does not reuse it soon).
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_backends_lists_all_three():
@@ -91,12 +84,7 @@ def llama_server(tmp_path_factory):
             time.sleep(0.3)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=10)
 
 
 @pytest.mark.slow

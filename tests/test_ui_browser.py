@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, coach_command
+from conftest import REPO, coach_command, free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +30,6 @@ ANSWERS = {
     "LayerNorm": "LayerNorm normalises each token over its own features, so it does not depend on batch "
                  "statistics the way BatchNorm does.",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:
@@ -72,12 +66,7 @@ def serve_ui(env: dict, log_dir: Path, *extra: str):
             time.sleep(0.3)
         yield f"http://127.0.0.1:{port}/", proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        stop(proc, timeout=15)
     assert "Traceback" not in log_path.read_text(), log_path.read_text()[-3000:]
 
 

@@ -1,7 +1,7 @@
 """The Gradio app: Interview, Ask your notes, Progress and Library tabs over one shared Coach.
 
 Handlers only adapt: the work is the library's (interview.InterviewSession, coach.ask, the store's progress
-queries, coach.index.ingest). Per-user state lives in gr.State, never in module globals.
+queries, coach.ingest). Per-user state lives in gr.State, never in module globals.
 """
 
 from __future__ import annotations
@@ -657,9 +657,7 @@ def build_app(coach) -> gr.Blocks:
                 if total:
                     progress((done, total), desc="Embedding", unit="chunks")
 
-            with coach.model_lock:
-                report = coach.index.ingest(paths, progress=update)
-                _refresh_retrieval(coach)
+            report = coach.ingest(paths, progress=update)
             skipped = "".join(f"\n- skipped: {render.esc(s)}" for s in report.skipped)
             return (f"Indexed {report.documents} documents, {report.chunks} chunks ({report.added} added, "
                     f"{report.updated} updated, {report.removed} removed, {report.unchanged} unchanged) "
@@ -755,11 +753,6 @@ def _history_figure(scores: list[dict]):
         ax.text(0.5, 0.5, "No graded answers yet: finish a practice session to see your progress.",
                 ha="center", va="center", transform=ax.transAxes)
     return fig
-
-
-def _refresh_retrieval(coach) -> None:
-    """After an ingest the retriever's BM25 side must reload the chunks."""
-    coach.reload_index()
 
 
 def launch(coach, host: str = "127.0.0.1", port: int = 7860, auth=None, share: bool = False):

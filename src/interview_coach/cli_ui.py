@@ -67,7 +67,7 @@ def cmd_ui(args) -> int:
     # Incremental: a few hundred milliseconds when nothing changed, a progress bar when it did.
     update, close = progress_bar()
     try:
-        report = coach.index.ingest(progress=update)
+        report = coach.ingest(progress=update)
     finally:
         close()
     console.print(f"[bold]Index[/]: {report.documents} documents, {report.chunks} chunks "
