@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench clean train-judge
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_index.py
 	$(BIN)/python bench/bench_ask.py
 	$(BIN)/python bench/bench_grade.py
+	$(BIN)/python bench/bench_judge.py
+
+# Retrain the judgement model from training/judge/data (seeded; ~25 min on 2 CPU cores, uses a GPU if present).
+train-judge: $(STAMP)
+	$(BIN)/pip install -e ".[test,train]"
+	HF_HUB_OFFLINE=1 $(BIN)/python training/train_judge.py
 
 clean:
 	rm -rf $(VENV)

@@ -11,17 +11,20 @@ from types import SimpleNamespace
 
 import pytest
 
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
 from interview_coach.corpus import load_corpus
 from interview_coach.errors import UsageError
-from interview_coach.eval_data import (GradedAnswer, LabelledClaim, RetrievalQuery, load_claims, spread,
+from interview_coach.judge import Reason
+from interview_coach.eval import plan, run_eval
+from interview_coach.eval.data import (GradedAnswer, LabelledClaim, RetrievalQuery, load_claims, spread,
                                        spread_groups)
-from interview_coach.eval_faithfulness import modes_from_answers, summarise_mode
-from interview_coach.eval_grading import score_grades
-from interview_coach.eval_judge import score_judge
-from interview_coach.eval_retrieval import METRICS, evaluate_retrieval, score_ranking
-from interview_coach.eval_stats import (Confusion, bootstrap_ci, bootstrap_ci_of_group_means, kendall,
+from interview_coach.eval.faithfulness import modes_from_answers, summarise_mode
+from interview_coach.eval.grading import score_grades
+from interview_coach.eval.judge import score_judge
+from interview_coach.eval.retrieval import METRICS, evaluate_retrieval, score_ranking
+from interview_coach.eval.stats import (Confusion, bootstrap_ci, bootstrap_ci_of_group_means, kendall,
                                         pairwise_accuracy, spearman)
-from interview_coach.evaluation import plan, run_eval
 from interview_coach.verification import SentenceCheck
 
 RANX_NAMES = {"hit@1": "hit_rate@1", "hit@3": "hit_rate@3", "hit@5": "hit_rate@5", "mrr@10": "mrr@10",
@@ -210,16 +213,19 @@ def test_score_grades_reports_levels_and_correlations():
     assert 0 < result["kendall"] < result["spearman"] < 1
 
 
-def check(text, supported, content_supported, evidence="", reason=""):
+def check(text, supported, content_supported, evidence="", reason="", code=None):
+    code = code or (Reason.SUPPORTED if supported else Reason.NOT_IN_SOURCES)
     return SentenceCheck(text, [1] if supported else [], supported, reason=reason, evidence=evidence,
-                         content_supported=content_supported)
+                         content_supported=content_supported, code=code)
 
 
 def test_faithfulness_modes_come_from_the_right_fields():
     question = SimpleNamespace(id="q1", question="What is EER?")
     rag = SimpleNamespace(
-        model_sentences=[check("EER is where FAR equals FRR.", False, True, reason="no citation"),
-                         check("EER is measured in decibels.", False, False, "The EER is where FAR = FRR.", "no citation")],
+        model_sentences=[check("EER is where FAR equals FRR.", False, True, reason="no citation",
+                               code=Reason.NO_CITATION),
+                         check("EER is measured in decibels.", False, False, "The EER is where FAR = FRR.", "no citation",
+                               code=Reason.NO_CITATION)],
         sentences=[check("EER is where FAR equals FRR.", True, True)], fallback=True)
     closed = SimpleNamespace(model_sentences=[check("EER is the error of the encoder.", False, False, "FAR = FRR")],
                              sentences=[], fallback=False)
@@ -289,6 +295,8 @@ class FakeCoach:
         self.settings = settings
         self.corpus = load_corpus(settings.corpus_dir)
         self.judge = FakeJudge()
+        # The judge suite runs the heuristic judge beside the configured one; it embeds with these.
+        self.embeddings = DeterministicFakeEmbedding(size=16)
 
     def search(self, query, k=None, track=None, mode="hybrid"):
         notes = ["attention", "mfcc"] if "attention" in query else ["mfcc", "attention"]
@@ -308,7 +316,7 @@ class FakeCoach:
 
 
 def test_every_suite_runs_on_fakes_and_writes_the_report(settings, tmp_path):
-    from interview_coach.eval_report import write_report
+    from interview_coach.eval.report import write_report
 
     graded = tmp_path / "graded.jsonl"
     graded.write_text("".join(json.dumps({"question_id": q, "answer": a, "reference_score": s, "level": lv}) + "\n"

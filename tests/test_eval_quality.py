@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from interview_coach.eval_data import load_claims, load_graded, load_queries, spread_groups
-from interview_coach.eval_grading import evaluate_grading
-from interview_coach.eval_judge import evaluate_judge
-from interview_coach.eval_retrieval import METRICS, evaluate_retrieval
+from interview_coach.eval.data import load_claims, load_graded, load_queries, spread_groups
+from interview_coach.eval.grading import evaluate_grading
+from interview_coach.eval.judge import evaluate_judge
+from interview_coach.eval.retrieval import METRICS, evaluate_retrieval
 
 pytestmark = pytest.mark.slow
 

@@ -64,11 +64,10 @@ class FakeAnswerer:
 
 
 def fake_coach(settings) -> Coach:
-    coach = Coach(settings)
-    # Coach builds components with cached_property, so an instance attribute replaces them.
-    coach.__dict__["grader"] = FakeGrader(coach.corpus)
-    coach.__dict__["answerer"] = FakeAnswerer()
-    return coach
+    from interview_coach.corpus import load_valid_corpus
+
+    corpus = load_valid_corpus(settings.corpus_dir)
+    return Coach(settings, corpus=corpus, grader=FakeGrader(corpus), answerer=FakeAnswerer())
 
 
 @pytest.fixture
@@ -300,13 +299,6 @@ def test_cli_ctrl_c_saves_and_prints_the_resume_hint(coach_env):
 
 # -- real grader and answerer (the lead's grading.Grader / answering.Answerer) on the fixture corpus -----
 
-def _require_real_components():
-    from interview_coach import answering, grading
-
-    if not hasattr(grading, "Grader") or not hasattr(answering, "Answerer"):
-        pytest.skip("grading.Grader / answering.Answerer have not landed yet")
-
-
 @pytest.fixture(scope="module")
 def real_coach(tmp_path_factory, request):
     import shutil
@@ -314,7 +306,6 @@ def real_coach(tmp_path_factory, request):
     from conftest import FIXTURES
     from interview_coach.settings import Settings
 
-    _require_real_components()
     embeddings = request.getfixturevalue("embeddings")   # only loaded when the test runs
     root = tmp_path_factory.mktemp("real")
     shutil.copytree(FIXTURES / "corpus", root / "corpus")

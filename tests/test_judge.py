@@ -1,11 +1,11 @@
-"""The default faithfulness judge on hard negatives (real MiniLM embeddings), and the pluggable judges."""
+"""The heuristic faithfulness judge on hard negatives (real MiniLM embeddings), and the pluggable judges."""
 
 from __future__ import annotations
 
 import pytest
 
 from interview_coach.errors import ConfigError, ModelUnavailableError
-from interview_coach.judge import EvidenceJudge, NLIJudge, judges, load_judge
+from interview_coach.judge import EvidenceJudge, NLIJudge, Reason, judges, load_judge
 from interview_coach.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -35,16 +35,18 @@ def test_supported_paraphrases_pass(judge, claim, context):
     assert verdict.supported, verdict.reason
 
 
-@pytest.mark.parametrize("claim, context, reason", [
-    ("A 10 ms hop yields 50 frames each second.", FRAMES, "number 50"),
-    ("In cross-attention the queries come from the encoder.", CROSS, "'encoder'"),
-    ("BatchNorm works well with small batches, because its statistics become noisy.", RESIDUAL, "negation"),
-    ("Dropout randomly zeroes activations during training to regularise the network.", ATTENTION, ""),
+@pytest.mark.parametrize("claim, context, code, reason", [
+    ("A 10 ms hop yields 50 frames each second.", FRAMES, Reason.NUMBER, "number 50"),
+    ("In cross-attention the queries come from the encoder.", CROSS, Reason.ROLE, "'encoder'"),
+    ("BatchNorm works well with small batches, because its statistics become noisy.", RESIDUAL, Reason.NEGATION,
+     "negation"),
+    ("Dropout randomly zeroes activations during training to regularise the network.", ATTENTION,
+     Reason.UNFAMILIAR_WORDS, "dropout"),
 ])
-def test_hard_negatives_are_flagged(judge, claim, context, reason):
+def test_hard_negatives_are_flagged(judge, claim, context, code, reason):
     verdict = judge.check([claim], [context])[0]
     assert not verdict.supported
-    assert reason in verdict.reason
+    assert verdict.code is code and reason in verdict.reason
 
 
 def test_evidence_points_at_the_right_context(judge):
@@ -53,11 +55,12 @@ def test_evidence_points_at_the_right_context(judge):
 
 
 def test_no_context_means_unsupported(judge):
-    assert judge.check(["Anything at all."], [])[0].supported is False
+    verdict = judge.check(["Anything at all."], [])[0]
+    assert verdict.supported is False and verdict.code is Reason.NO_CONTEXT
 
 
 def test_registry_and_configuration_errors(tmp_path):
-    assert {"default", "nli", "llm"} <= set(judges())
+    assert {"default", "heuristic", "nli", "llm"} <= set(judges())
     with pytest.raises(ConfigError):
         load_judge(Settings.load({}, judge="nope"))
     with pytest.raises(ConfigError):

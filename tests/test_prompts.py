@@ -11,7 +11,6 @@ VARIABLES = {
     "answer": {"question": "Q?", "sources": [{"n": 1, "title": "T", "text": "body"}]},
     "closed_book": {"question": "Q?"},
     "judge": {"context": "C", "claim": "X"},
-    "grade_summary": {"question": "Q?", "score": 50, "covered": ["a"], "missed": []},
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from interview_coach.judge import Judge, Verdict
+from interview_coach.judge import Judge, Reason, Verdict
 from interview_coach.text import numbers, split_sentences
 from interview_coach.verification import faithfulness, parse_citations, verify
 
@@ -42,7 +42,8 @@ class KeywordJudge(Judge):
         for claim in claims:
             missing = [w for w in claim.lower().strip(".").split() if len(w) > 3 and w not in text]
             out.append(Verdict(claim, not missing, 0.0 if missing else 1.0,
-                               f"missing {missing}" if missing else "", text[:40], 0 if contexts else None))
+                               f"missing {missing}" if missing else "", text[:40], 0 if contexts else None,
+                               code=Reason.NOT_IN_SOURCES if missing else Reason.SUPPORTED))
         return out
 
 
@@ -60,7 +61,10 @@ def test_each_sentence_checked_against_what_it_cites():
     assert [c.supported for c in checks] == [True, False, True, False, False]
     assert checks[1].content_supported and "another source" in checks[1].reason  # cites [1], only [2] says it
     assert checks[3].reason == "no citation" and checks[3].content_supported
+    assert checks[3].code is Reason.NO_CITATION and checks[3].content_code is Reason.SUPPORTED
     assert checks[4].invalid_citations == [7] and "points at no source" in checks[4].reason
+    assert checks[4].code is Reason.INVALID_CITATION
+    assert checks[0].code is Reason.SUPPORTED and checks[1].code is Reason.NOT_IN_SOURCES
     assert faithfulness(checks) == pytest.approx(2 / 5)
 
 

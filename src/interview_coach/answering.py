@@ -7,14 +7,14 @@ Retrieval, prompts and the support decision live in their own modules.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from .chunking import Chunk
-from .embeddings import embed_array
+from .chunking import Chunk, Citation
 from .errors import IndexMissingError, UsageError
+from .extractive import excerpts, extract
 from .prompts import render
-from .text import content_words, split_sentences, stem, words
+from .text import split_sentences
 from .verification import SentenceCheck, faithfulness, verify
 
 
@@ -24,10 +24,12 @@ class Source:
     chunk: Chunk
     score: float = 0.0
 
+    @property
+    def citation(self) -> Citation:
+        return Citation.of(self.n, self.chunk)
+
     def to_dict(self) -> dict:
-        c = self.chunk
-        return {"n": self.n, "id": c.id, "source": c.source, "title": c.title, "heading": c.heading,
-                "text": c.text}
+        return asdict(self.citation)
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Answer:
     def to_dict(self) -> dict:
         return {
             "answer": self.answer,
-            "citations": [{"n": s.n, "id": s.chunk.id, "source": s.chunk.source, "title": s.chunk.title}
+            "citations": [{k: v for k, v in s.to_dict().items() if k in ("n", "id", "source", "title")}
                           for s in self.sources],
             "sentences": [s.to_dict() for s in self.sentences],
             "faithfulness": round(self.faithfulness, 4),
@@ -77,14 +79,19 @@ def without_injections(text: str) -> tuple[str, int]:
 
 
 class Answerer:
-    """question -> hybrid retrieval -> numbered sources -> model -> verification -> Answer."""
+    """question -> hybrid retrieval -> numbered sources -> model -> verification -> Answer.
+
+    Collaborators are passed in: a retriever (`search(query, k=)`), a chat model, a judge and the
+    embeddings (for excerpts and the extractive fallback). Each is safe to share between threads."""
 
     FALLBACK_BELOW = 0.5     # when fewer than half of the model's sentences hold up, answer extractively
-    EXTRACTIVE_SENTENCES = 3
 
-    def __init__(self, coach):
-        self.coach = coach
-        self.settings = coach.settings
+    def __init__(self, retriever, chat_model, judge, embeddings, settings):
+        self.retriever = retriever
+        self.chat_model = chat_model
+        self.judge = judge
+        self.embeddings = embeddings
+        self.settings = settings
 
     def clean_question(self, question: str) -> tuple[str, list[str]]:
         question = " ".join((question or "").split())
@@ -98,7 +105,7 @@ class Answerer:
         return question, notices
 
     def retrieve(self, question: str) -> list[Source]:
-        results = self.coach.search(question, k=self.settings.answer_sources)
+        results = self.retriever.search(question, k=self.settings.answer_sources)
         return [Source(n, r.chunk, r.score) for n, r in enumerate(results, 1)]
 
     def ask(self, question: str, *, closed_book: bool = False, on_token: Callable[[str], None] | None = None) -> Answer:
@@ -107,108 +114,51 @@ class Answerer:
         if not sources:
             raise IndexMissingError("the index is empty; run `coach ingest` first")
         texts, removed = zip(*(without_injections(s.chunk.text) for s in sources))
+        texts = list(texts)
         if sum(removed):
             notices.append(f"ignored {sum(removed)} instruction-like sentence(s) found inside the notes")
-        if closed_book:
-            messages = render("closed_book", question=question)
-        else:
-            # The model reads the most relevant sentences of each source, not whole chunks: prompt
-            # processing (~250 tokens/s on 2 cores) dominates the time to the first token.
-            excerpts = self.excerpts(question, list(texts))
-            messages = render("answer", question=question,
-                              sources=[{"n": s.n, "title": s.chunk.title, "text": t} for s, t in zip(sources, excerpts)])
-        model_answer = self._generate(messages, on_token).strip()
-
-        judge = self.coach.judge
-        with self.coach.model_lock:
-            model_checks = verify(model_answer, list(texts), judge, require_citations=not closed_book,
-                                  question=question)
+        model_answer = self._generate(self._messages(question, sources, texts, closed_book), on_token).strip()
+        model_checks = verify(model_answer, texts, self.judge, require_citations=not closed_book, question=question)
         answer = Answer(question, model_answer, sources, model_checks, faithfulness(model_checks),
                         mode="closed-book" if closed_book else "rag", model_answer=model_answer,
                         model_sentences=model_checks, notices=notices)
         if not closed_book and faithfulness(model_checks) < self.FALLBACK_BELOW:
-            extract = self.extractive(question, sources, list(texts))
-            with self.coach.model_lock:
-                checks = verify(extract, list(texts), judge, question=question)
-            if checks and faithfulness(checks) > faithfulness(model_checks):
-                answer.answer, answer.sentences, answer.faithfulness = extract, checks, faithfulness(checks)
-                answer.fallback = True
-                answer.notices.append("the model's answer did not hold up against the notes; "
-                                      "showing the most relevant sentences from the notes instead")
+            self._fall_back(answer, sources, texts)
         return answer
+
+    def as_runnable(self):
+        """`ask` as a LangChain Runnable: question in, Answer out (composes with LangChain chains)."""
+        from langchain_core.runnables import RunnableLambda
+
+        return RunnableLambda(lambda question: self.ask(question), name="coach_ask")
+
+    def _messages(self, question: str, sources: list[Source], texts: list[str], closed_book: bool):
+        if closed_book:
+            return render("closed_book", question=question)
+        # The model reads the most relevant sentences of each source, not whole chunks: prompt
+        # processing (~250 tokens/s on 2 cores) dominates the time to the first token.
+        cut = excerpts(self.embeddings, question, texts, self.settings.source_excerpt_chars)
+        return render("answer", question=question,
+                      sources=[{"n": s.n, "title": s.chunk.title, "text": t} for s, t in zip(sources, cut)])
+
+    def _fall_back(self, answer: Answer, sources: list[Source], texts: list[str]) -> None:
+        """Replace a model answer that did not hold up with the notes' own best sentences, if they do better."""
+        extract = self.extractive(answer.question, sources, texts)
+        checks = verify(extract, texts, self.judge, question=answer.question)
+        if checks and faithfulness(checks) > answer.faithfulness:
+            answer.answer, answer.sentences, answer.faithfulness = extract, checks, faithfulness(checks)
+            answer.fallback = True
+            answer.notices.append("the model's answer did not hold up against the notes; "
+                                  "showing the most relevant sentences from the notes instead")
 
     def _generate(self, messages, on_token) -> str:
         pieces = []
-        with self.coach.model_lock:
-            for piece in self.coach.chat_model.stream(messages, max_tokens=self.settings.answer_max_tokens,
-                                                      temperature=0.0):
-                pieces.append(piece)
-                if on_token:
-                    on_token(piece)
+        for piece in self.chat_model.stream(messages, max_tokens=self.settings.answer_max_tokens, temperature=0.0):
+            pieces.append(piece)
+            if on_token:
+                on_token(piece)
         return "".join(pieces)
-
-    def excerpts(self, question: str, texts: list[str]) -> list[str]:
-        """Each text cut down to its sentences closest to the question (reading order kept), about
-        `source_excerpt_chars` long."""
-        limit = self.settings.source_excerpt_chars
-        out = []
-        for text in texts:
-            sentences = [s for s in split_sentences(text) if any(ch.isalnum() for ch in s)]
-            if len(text) <= limit or len(sentences) <= 1:
-                out.append(text)
-                continue
-            scores = self._relevance(question, sentences)
-            keep, used = set(), 0
-            for i in sorted(range(len(sentences)), key=lambda i: -scores[i]):
-                if keep and used + len(sentences[i]) > limit:
-                    continue
-                keep.add(i)
-                used += len(sentences[i]) + 1
-            out.append(" ".join(sentences[i] for i in sorted(keep)))
-        return out
-
-    def _relevance(self, question: str, sentences: list[str]):
-        """Cosine to the question plus a lexical term for the question's own words."""
-        import numpy as np
-
-        # MiniLM alone ranks "two errors trade off" above "the EER is ..."; the question's own words
-        # (a lexical term, as in hybrid retrieval) pull the defining sentence up.
-        with self.coach.model_lock:
-            vectors = embed_array(self.coach.embeddings, sentences)
-            query = np.array(self.coach.embeddings.embed_query(question), dtype="float32")
-        asked = {stem(w) for w in content_words(question)}
-        overlap = np.array([len(asked & {stem(w) for w in words(s)}) / max(1, len(asked)) for s in sentences])
-        return vectors @ query + 0.5 * overlap
 
     def extractive(self, question: str, sources: list[Source], texts: list[str]) -> str:
         """The sentences of the sources closest to the question, each cited: true by construction."""
-        import numpy as np
-
-        candidates = [(s.n, clean) for s, text in zip(sources, texts) for sentence in split_sentences(text)
-                      if (clean := _plain(sentence)) and _is_whole_sentence(clean)]
-        if not candidates:
-            return ""
-        # Earlier-ranked sources get a small bonus so the answer leans on the best match.
-        scores = self._relevance(question, [c[1] for c in candidates]) + \
-            np.array([0.02 * (len(sources) - n) for n, _ in candidates])
-        picked = sorted(np.argsort(-scores)[: self.EXTRACTIVE_SENTENCES],
-                        key=lambda i: (candidates[i][0], i))  # keep each source's sentences in reading order
-        return " ".join(_cite(candidates[i][1], candidates[i][0]) for i in picked)
-
-
-def _plain(sentence: str) -> str:
-    """A note sentence without markdown decoration (bullets, bold, heading marks)."""
-    sentence = re.sub(r"\*\*|__|`", "", sentence).strip()
-    return re.sub(r"^([-*+>]|#+|\d+\.)\s+", "", sentence).strip()
-
-
-def _is_whole_sentence(sentence: str) -> bool:
-    # Chunks overlap mid-sentence, so a piece that starts in lower case is a fragment.
-    return len(sentence.split()) >= 6 and (sentence[0].isupper() or sentence[0].isdigit())
-
-
-def _cite(sentence: str, n: int) -> str:
-    sentence = sentence.strip()
-    if sentence and sentence[-1] in ".!?":
-        return f"{sentence[:-1]} [{n}]{sentence[-1]}"
-    return f"{sentence} [{n}]."
+        return extract(self.embeddings, question, [(s.n, t) for s, t in zip(sources, texts)])

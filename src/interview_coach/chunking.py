@@ -50,6 +50,23 @@ class Chunk:
         )
 
 
+@dataclass
+class Citation:
+    """A chunk as a `[n]` marker cites it: the one plain shape for citations in answers, grades and the
+    store (which keeps grades as JSON)."""
+
+    n: int
+    id: str                      # chunk id in the index
+    source: str                  # path of the note
+    title: str = ""
+    text: str = ""
+    heading: str = ""
+
+    @classmethod
+    def of(cls, n: int, chunk: "Chunk") -> "Citation":
+        return cls(n, chunk.id, chunk.source, chunk.title, chunk.text, chunk.heading)
+
+
 def search_text(title: str, heading: str, text: str) -> str:
     return "\n".join(part for part in (title, heading, text) if part)
 

@@ -1,7 +1,8 @@
-"""The Coach: builds each component once from Settings, lazily, and offers the library's verbs
-(search, ask, grade) to the CLI, the UI and the eval harness.
+"""The Coach: wires each component once from Settings, lazily, and offers the library's verbs
+(search, ask, grade, ingest) to the CLI, the UI and the eval harness.
 
-It holds no per-user state; sessions live in interview.py and the store.
+It holds no per-user state (sessions live in interview.py and the store) and no model locks: each
+model guards itself, so the verbs are safe to call from several threads.
 """
 
 from __future__ import annotations
@@ -15,21 +16,21 @@ from .settings import Settings
 class Coach:
     """Components are built on first use and shared; pass fakes in for fast unit tests."""
 
-    def __init__(self, settings: Settings, *, embeddings=None, chat_model=None, judge=None):
+    def __init__(self, settings: Settings, *, embeddings=None, chat_model=None, judge=None, corpus=None,
+                 grader=None, answerer=None):
         self.settings = settings
-        self._embeddings = embeddings
-        self._chat_model = chat_model
-        self._judge = judge
-        # llama.cpp and the embedder are not safe to call from several threads at once (the UI).
-        self.model_lock = threading.RLock()
+        self._given = {"embeddings": embeddings, "chat_model": chat_model, "judge": judge, "corpus": corpus,
+                       "grader": grader, "answerer": answerer}
+        self._ingest_lock = threading.Lock()  # one ingest at a time (UI library tab, CLI)
+
+    def _provided(self, name: str):
+        return self._given.get(name)
 
     @cached_property
     def embeddings(self):
-        if self._embeddings is None:
-            from .embeddings import load_embeddings
+        from .embeddings import load_embeddings
 
-            self._embeddings = load_embeddings(self.settings)
-        return self._embeddings
+        return self._provided("embeddings") or load_embeddings(self.settings)
 
     @cached_property
     def index(self):
@@ -45,56 +46,48 @@ class Coach:
 
     @cached_property
     def corpus(self):
-        from .corpus import load_corpus
-        from .errors import CorpusError
+        from .corpus import load_valid_corpus
 
-        corpus = load_corpus(self.settings.corpus_dir)
-        if corpus.problems:
-            raise CorpusError(corpus.problems)
-        return corpus
+        return self._provided("corpus") or load_valid_corpus(self.settings.corpus_dir)
 
     @cached_property
     def chat_model(self):
-        if self._chat_model is None:
-            from .llm import load_chat_model
+        from .llm import load_chat_model
 
-            self._chat_model = load_chat_model(self.settings)
-        return self._chat_model
+        return self._provided("chat_model") or load_chat_model(self.settings)
 
     @cached_property
     def judge(self):
-        if self._judge is None:
-            from .judge import load_judge
+        from .judge import load_judge
 
-            self._judge = load_judge(self.settings, embeddings=self.embeddings, chat_model=lambda: self.chat_model)
-        return self._judge
+        return self._provided("judge") or load_judge(self.settings, embeddings=self.embeddings,
+                                                     chat_model=lambda: self.chat_model)
 
     @cached_property
     def answerer(self):
         from .answering import Answerer
 
-        return Answerer(self)
+        return self._provided("answerer") or Answerer(self.retriever, self.chat_model, self.judge,
+                                                      self.embeddings, self.settings)
 
     @cached_property
     def grader(self):
         from .grading import Grader
 
-        return Grader(self)
+        return self._provided("grader") or Grader(self.corpus, self.embeddings, self.judge, self.retriever)
 
     def ingest(self, paths=(), progress=None, forget=()):
         """Index the corpus (and user folders), then make retrieval see the new chunks."""
-        with self.model_lock:
+        with self._ingest_lock:
             report = self.index.ingest(paths, progress=progress, forget=forget)
-            self.reload_index()
+            self.retriever.reload()
         return report
 
     def reload_index(self) -> None:
-        # The BM25 side holds every chunk in memory; a cached_property is rebuilt on next use.
-        self.__dict__.pop("retriever", None)
+        self.retriever.reload()
 
     def search(self, query: str, k: int | None = None, track: str | None = None, mode: str = "hybrid"):
-        with self.model_lock:
-            return self.retriever.search(query, k=k, track=track, mode=mode)
+        return self.retriever.search(query, k=k, track=track, mode=mode)
 
     def ask(self, question: str, *, closed_book: bool = False, on_token=None):
         """Answer from the notes (or closed-book), every sentence verified. Returns answering.Answer."""

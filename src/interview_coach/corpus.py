@@ -255,6 +255,16 @@ def load_corpus(root: Path) -> Corpus:
     return corpus
 
 
+def load_valid_corpus(root: Path) -> Corpus:
+    """The corpus under `root`, or a CorpusError listing every problem: the one way the package loads it."""
+    from .errors import CorpusError
+
+    corpus = load_corpus(root)
+    if corpus.problems:
+        raise CorpusError(corpus.problems)
+    return corpus
+
+
 def slugify(text: str) -> str:
     """Lowercase kebab-case; empty when nothing alphanumeric is left."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

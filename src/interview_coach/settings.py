@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -67,8 +68,9 @@ class Settings:
     # openai backend: base URL of any OpenAI-compatible server (Ollama, vLLM, llama.cpp server).
     llm_url: str = ""
     llm_api_key: str = ""
-    # Faithfulness judge: "default" (embedding + lexical checks, no extra model), "nli" (a local
-    # cross-encoder folder in judge_model) or "llm" (asks the chat model).
+    # Faithfulness judge: "default" (our trained cross-encoder; judge_model may name another trained
+    # folder), "heuristic" (embedding + lexical checks), "nli" (a local NLI cross-encoder folder in
+    # judge_model) or "llm" (asks the chat model).
     judge: str = "default"
     judge_model: str = ""
     # Questions longer than this are truncated (with a notice) before retrieval and prompting.
@@ -91,16 +93,16 @@ class Settings:
 
     @classmethod
     def _coerce(cls, values: dict[str, Any]) -> "Settings":
-        kinds = {f.name: f.type for f in dataclasses.fields(cls)}
+        kinds = typing.get_type_hints(cls)
         out: dict[str, Any] = {}
         for name, value in values.items():
-            if name not in kinds:
+            if name not in {f.name for f in dataclasses.fields(cls)}:
                 raise ConfigError(f"unknown setting {name!r}")
             kind = kinds[name]
             try:
-                if kind == "Path":
+                if kind is Path:
                     out[name] = Path(value).expanduser()
-                elif kind == "int":
+                elif kind is int:
                     out[name] = int(value)
                 else:
                     out[name] = str(value)
@@ -121,3 +123,10 @@ class Settings:
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+
+def offline_environment() -> None:
+    """Tell the Hugging Face libraries, which read only the environment, never to reach for a hub.
+    The one place the package writes the environment; model loaders call it before importing them."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

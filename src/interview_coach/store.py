@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import CoachError
-from .grading import CheckClaim, Citation, Grade, PointResult
+from .chunking import Citation
+from .grading import CheckClaim, Grade, PointResult
 
 DB_NAME = "coach.db"
 

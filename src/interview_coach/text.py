@@ -24,6 +24,19 @@ often usually typically called known given instead rather whereas e g eg ie via 
 """.split())
 
 
+# Search terms for BM25: a narrower word pattern than _WORD (apostrophes split words) and only the
+# words that are pure noise in a query, so "not" and "more" still match the notes that use them.
+_SEARCH_TOKEN = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+QUERY_STOPWORDS = frozenset("""
+a an and are as at be by can do does for from how i in is it of on or the this to was we what when
+where which who why with you your vs versus explain describe tell me about
+""".split())
+
+
+def search_tokens(text: str) -> list[str]:
+    return [t for t in _SEARCH_TOKEN.findall(text.lower()) if t not in QUERY_STOPWORDS]
+
+
 @lru_cache(maxsize=1)
 def _segmenter():
     import pysbd
@@ -80,3 +93,15 @@ def numbers(text: str) -> set[str]:
             value = value.rstrip("0").rstrip(".") or "0"
         out.add(value)
     return out
+
+
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+•>]|\d{1,3}[.)]|\(?[a-z]\))\s+", re.IGNORECASE)
+_EMPHASIS = re.compile(r"(\*\*|__|`|\$)")  # a lone * is usually multiplication
+_HEADING = re.compile(r"^\s*#{1,6}\s+")
+
+
+def plain(text: str) -> str:
+    """Text as a person reads it: no list marker, heading hashes, emphasis, code ticks or `$` around
+    formulas, one space between words. Candidates answer in markdown; what they claim does not change."""
+    text = _HEADING.sub("", _LIST_MARKER.sub("", text))
+    return " ".join(_EMPHASIS.sub("", text).split())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .judge import Judge, Verdict, check_beyond_question
+from .judge import Judge, Reason, Verdict, check_beyond_question
 from .text import split_sentences
 
 # [1], [1][2], [1, 2] and [12]; anything else in brackets is left alone.
@@ -27,10 +27,12 @@ class SentenceCheck:
     score: float = 0.0           # judge's support score, 0..1
     invalid_citations: list[int] = field(default_factory=list)  # markers that point at no source
     content_supported: bool = False     # supported by ANY retrieved source, cited or not
+    code: Reason = Reason.SUPPORTED     # what code branches on (reason is for people)
+    content_code: Reason = Reason.SUPPORTED  # the verdict against all sources, citations aside
 
     def to_dict(self) -> dict:
         return {"text": self.text, "supported": self.supported, "citations": self.citations,
-                "reason": self.reason, "evidence": self.evidence, "evidence_source": self.evidence_source,
+                "reason": self.reason, "code": str(self.code), "evidence": self.evidence, "evidence_source": self.evidence_source,
                 "score": round(self.score, 4), "content_supported": self.content_supported,
                 "invalid_citations": self.invalid_citations}
 
@@ -68,11 +70,11 @@ def verify(answer: str, sources: list[str], judge: Judge, *, require_citations: 
                               content_supported=any_verdict.supported, evidence=any_verdict.evidence,
                               evidence_source=(any_verdict.evidence_index + 1
                                                if any_verdict.evidence_index is not None else None),
-                              score=any_verdict.score)
+                              score=any_verdict.score, content_code=any_verdict.code)
         if not require_citations:
-            check.supported = any_verdict.supported
-            check.reason = any_verdict.reason
+            check.supported, check.reason, check.code = any_verdict.supported, any_verdict.reason, any_verdict.code
         elif not cited:
+            check.code = Reason.INVALID_CITATION if invalid else Reason.NO_CITATION
             check.reason = "no valid citation" if invalid else "no citation"
             if invalid:
                 check.reason += f" ([{invalid[0]}] points at no source)"
@@ -80,6 +82,7 @@ def verify(answer: str, sources: list[str], judge: Judge, *, require_citations: 
             cited_sources = [sources[n - 1] for n in cited]
             verdict = _beyond_question(judge.check([text], cited_sources)[0], question, " ".join(cited_sources))
             check.supported, check.reason, check.score = verdict.supported, verdict.reason, verdict.score
+            check.code = verdict.code
             if verdict.evidence:
                 check.evidence = verdict.evidence
                 check.evidence_source = cited[verdict.evidence_index] if verdict.evidence_index is not None else None
@@ -91,9 +94,9 @@ def verify(answer: str, sources: list[str], judge: Judge, *, require_citations: 
 
 def _beyond_question(verdict: Verdict, question: str, context: str) -> Verdict:
     if verdict.supported and question:
-        reason = check_beyond_question(verdict.claim, question, context)
+        code, reason = check_beyond_question(verdict.claim, question, context)
         if reason:
-            verdict.supported, verdict.reason = False, reason
+            verdict.supported, verdict.reason, verdict.code = False, reason, code
     return verdict
 
 

@@ -1,8 +1,5 @@
-"""Statistics for the evaluation harness: bootstrap confidence intervals, binary-classification scores,
-rank correlation, pairwise ordering accuracy and percentiles, as small pure functions.
-
-Ranking metrics per query live in metrics.py; running suites and writing reports live elsewhere.
-"""
+"""Harness statistics as pure functions: bootstrap CIs, binary scores, rank correlation, pairwise accuracy.
+Leaves out per-query ranking metrics (metrics.py), running suites and writing reports."""
 
 from __future__ import annotations
 

@@ -1,16 +1,14 @@
-"""Faithfulness suite: answer a fixed set of bank questions closed-book, with retrieval, and with
-retrieval + verification, and measure per mode how many sentences the judge finds supported by the notes.
-
-The judge's own accuracy on labelled claims is measured in eval_judge.py.
-"""
+"""Faithfulness suite: answer bank questions closed-book, with retrieval and verified; count supported sentences.
+Leaves out the judge's own accuracy on labelled claims, which the judge suite (judge.py) measures."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .eval_data import spread
-from .eval_stats import bootstrap_ci, mean
+from ..judge import Reason
+from .data import spread
+from .stats import bootstrap_ci, mean
 
 MODES = ("closed_book", "rag", "verified")
 MODE_LABELS = {"closed_book": "closed-book (model alone)", "rag": "with retrieval (model's answer)",
@@ -49,7 +47,7 @@ def _content_supported(check) -> bool:
 
 def _content_reason(check) -> str:
     # A strict check's reason may be about citations; in the content modes what matters is the notes.
-    if check.reason.startswith(("no citation", "no valid citation")) or not check.reason:
+    if check.code in (Reason.NO_CITATION, Reason.INVALID_CITATION) or not check.reason:
         return "no retrieved note supports it"
     return check.reason
 

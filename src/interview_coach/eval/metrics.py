@@ -1,7 +1,5 @@
-"""Ranking metrics as small pure functions over (ranked ids, relevant ids).
-
-Relevance is binary. Aggregation, confidence intervals and reports are left to the evaluation harness.
-"""
+"""Ranking metrics as small pure functions over (ranked ids, relevant ids), with binary relevance.
+Leaves out aggregation, confidence intervals and reports (the retrieval suite and report.py)."""
 
 from __future__ import annotations
 

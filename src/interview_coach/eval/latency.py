@@ -1,15 +1,12 @@
-"""Latency suite: p50/p95 wall time of search, ask and grade over a fixed set of inputs, warm (the
-first input of each set is an untimed warm-up, so model loading is not counted).
-
-Throughput of ingest is measured by bench/bench_index.py, not here.
-"""
+"""Latency suite: warm p50/p95 wall time of search, ask and grade over fixed inputs (one untimed warm-up each).
+Leaves out ingest throughput, which bench/bench_index.py measures."""
 
 from __future__ import annotations
 
 import time
 from typing import Callable, Sequence
 
-from .eval_stats import mean, percentile
+from .stats import mean, percentile
 
 # The fixed sets (the first item of each only warms up): every 4th retrieval query (88 of 352), the
 # first 9 faithfulness questions, and every 7th graded answer (17 of 128; a step of 7 mixes the four

@@ -1,42 +1,29 @@
-"""The `coach` command: parse arguments, call the library, print. Errors become one stderr line.
+"""`coach ingest`, `coach search`, `coach questions` and `coach status`: the index and the bank, through
+the Coach.
 
-Each command is a thin adapter; the work lives in the library modules.
+Chunking, embedding and retrieval live in the library (index.py, retrieval.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
-from .errors import CoachError, CorpusError
-from .settings import Settings
-
-
-def _print_json(data) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def _settings(args) -> Settings:
-    return Settings.load(os.environ, home=getattr(args, "home", None))
+from ..errors import CoachError
+from .common import coach_from, print_json, progress_bar
 
 
 def cmd_ingest(args) -> int:
-    from .index import Index, progress_bar
-
-    index = Index(_settings(args))
     update, close = progress_bar(False if args.json else None)
     try:
-        report = index.ingest([Path(p) for p in args.paths], progress=update,
-                              forget=[Path(p) for p in args.forget])
+        report = coach_from(args).ingest([Path(p) for p in args.paths], progress=update,
+                                         forget=[Path(p) for p in args.forget])
     finally:
         close()
     for line in report.skipped:
         print(f"skipped: {line}", file=sys.stderr)
     if args.json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         from rich.console import Console
 
@@ -50,13 +37,9 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .index import Index
-    from .retrieval import HybridRetriever
-
-    retriever = HybridRetriever(Index(_settings(args)))
-    results = retriever.search(args.query, k=args.k, track=args.track, mode=args.mode)
+    results = coach_from(args).search(args.query, k=args.k, track=args.track, mode=args.mode)
     if args.json:
-        _print_json([r.to_dict() for r in results])
+        print_json([r.to_dict() for r in results])
         return 0
     from rich.console import Console
     from rich.panel import Panel
@@ -74,18 +57,14 @@ def cmd_search(args) -> int:
 
 
 def cmd_questions(args) -> int:
-    from .corpus import load_corpus
-
-    corpus = load_corpus(_settings(args).corpus_dir)
-    if corpus.problems:
-        raise CorpusError(corpus.problems)
+    corpus = coach_from(args).corpus
     questions = [q for q in corpus.questions if not args.track or q.track == args.track]
     if args.track and not questions:
         tracks = sorted({q.track for q in corpus.questions})
         raise CoachError(f"no questions in track {args.track!r}; tracks: {', '.join(tracks)}")
     if args.json:
         fields = ("id", "track", "topic", "difficulty", "question", "key_points", "follow_ups", "notes", "sources")
-        _print_json([{f: (list(v) if isinstance(v := getattr(q, f), tuple) else v) for f in fields} for q in questions])
+        print_json([{f: (list(v) if isinstance(v := getattr(q, f), tuple) else v) for f in fields} for q in questions])
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -98,29 +77,17 @@ def cmd_questions(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from .index import Index
-
-    status = Index(_settings(args)).status()
+    status = coach_from(args).index.status()
     if args.json:
-        _print_json(status)
+        print_json(status)
     else:
         print(f"{status['documents']} documents, {status['chunks']} chunks in {status['index_dir']}"
               f" (last ingest: {status['last_ingest'] or 'never'})")
     return 0
 
 
-COMMAND_MODULES = ("cli_answers", "cli_interview", "cli_eval", "cli_ui")
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="coach",
-        description="Interview Coach: practise ML interviews and look things up in your notes, offline.",
-        epilog="Data (index, sessions, reports) lives in $COACH_HOME (default ~/.interview-coach).")
-    parser.add_argument("--home", help="data directory (overrides $COACH_HOME)")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def add_parsers(sub) -> None:
     p = sub.add_parser("ingest", help="index the bundled corpus plus your own .md/.txt folders",
                        description="Chunk, embed and index the bundled notes plus any folders you give "
                                    "(remembered for next time). Unchanged files are skipped.")
@@ -148,39 +115,3 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="what is in the index")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=cmd_status)
-
-    # Larger commands live in their own modules, each adding its subcommands here.
-    import importlib
-
-    for name in COMMAND_MODULES:
-        importlib.import_module(f".{name}", __package__).add_parsers(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return args.func(args)
-    except CorpusError as e:
-        for problem in e.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return e.exit_code
-    except CoachError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:  # the last line of defence: one line, never a traceback
-        if args.debug:
-            raise
-        print(f"error: unexpected {type(e).__name__}: {e} (rerun with --debug for details)", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

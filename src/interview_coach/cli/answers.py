@@ -5,29 +5,17 @@ Rendering only; retrieval, generation, verification and grading live in the libr
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
 from rich.markup import escape
 
-from .errors import UsageError
-from .settings import Settings
-
-
-def _coach(args):
-    from .coach import Coach
-
-    return Coach(Settings.load(os.environ, home=args.home))
-
-
-def _print_json(data) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+from ..errors import UsageError
+from .common import coach_from, print_json
 
 
 def cmd_ask(args) -> int:
-    coach = _coach(args)
+    coach = coach_from(args)
     stream = args.stream and sys.stdout.isatty() and not args.json
     on_token = None
     if stream:
@@ -42,7 +30,7 @@ def cmd_ask(args) -> int:
     for notice in answer.notices:
         print(f"note: {notice}", file=sys.stderr)
     if args.json:
-        _print_json(answer.to_dict())
+        print_json(answer.to_dict())
         return 0
     render_answer(answer)
     return 0
@@ -94,13 +82,13 @@ def cmd_grade(args) -> int:
                 raise UsageError(f"cannot read {path} as UTF-8 text: {type(e).__name__}") from None
     else:
         answer = args.answer
-    grade = _coach(args).grade(args.question, answer)
+    grade = coach_from(args).grade(args.question, answer)
     if args.json:
-        _print_json(grade.to_dict())
+        print_json(grade.to_dict())
         return 0
     from rich.console import Console
 
-    from .cli_interview import render_grade
+    from .interview import render_grade
 
     console = Console()
     console.print(f"[bold]{escape(grade.question)}[/]")

@@ -1,16 +1,13 @@
-"""Grading suite: grade the labelled candidate answers and compare the coach's scores with the
-reference scores: Spearman, Kendall, pairwise ordering accuracy within each question, scores per level.
-
-The grader itself lives in grading.py; plots in eval_report.py.
-"""
+"""Grading suite: grade labelled answers and compare with reference scores (Spearman, Kendall, pairwise, levels).
+Leaves out the grader itself (interview_coach.grading) and the plots (report.py)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Callable, Sequence
 
-from .eval_data import GradedAnswer
-from .eval_stats import kendall, mean, pairwise_accuracy, percentile, spearman
+from .data import GradedAnswer
+from .stats import kendall, mean, pairwise_accuracy, percentile, spearman
 
 LEVELS = ("strong", "partial", "wrong", "off-topic")  # report order; other levels follow
 

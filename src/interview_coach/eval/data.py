@@ -1,8 +1,5 @@
-"""The evaluation datasets: read JSON Lines into plain dataclasses, report bad lines as `file:line:`,
-tell which kind a file holds from its keys, and pick evenly spread subsets for quick runs.
-
-Scoring is left to the eval_* suite modules.
-"""
+"""Evaluation datasets: read JSON Lines into dataclasses (bad lines named `file:line:`), detect kinds, subsets.
+Leaves out scoring (the suites) and packaging: the bundled files are read from the repo's eval/datasets."""
 
 from __future__ import annotations
 
@@ -10,9 +7,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
 
-DATASETS_DIR = Path(__file__).resolve().parents[2] / "eval" / "datasets"
+DATASETS_DIR = Path(__file__).resolve().parents[3] / "eval" / "datasets"  # the repository's eval/datasets
 BUNDLED = {
     "retrieval": DATASETS_DIR / "retrieval_queries.jsonl",
     "claims": DATASETS_DIR / "labelled_claims.jsonl",

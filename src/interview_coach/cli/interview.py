@@ -6,11 +6,10 @@ The session logic lives in interview.py; this module reads answers, dispatches /
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 
-from .errors import CoachError, UsageError
+from ..errors import CoachError, UsageError
+from .common import print_json, settings_from
 
 ANSWERING = """\
 Answering: type your answer over as many lines as you like and finish it with an empty line (or Ctrl-D).
@@ -29,8 +28,8 @@ COMMANDS = ("/hint", "/skip", "/retry", "/model", "/quit", "/help")
 def add_parsers(sub) -> None:
     import argparse
 
-    from .corpus import DIFFICULTIES
-    from .interview import MODES
+    from ..corpus import DIFFICULTIES
+    from ..interview import MODES
 
     p = sub.add_parser(
         "interview", help="a mock interview in the terminal (practice or interview mode)",
@@ -54,22 +53,16 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_progress)
 
 
-def _settings(args):
-    from .settings import Settings
-
-    return Settings.load(os.environ, home=getattr(args, "home", None))
-
-
 # -- interview ----------------------------------------------------------------------------------------
 
 def cmd_interview(args) -> int:
     from rich.console import Console
 
-    from .coach import Coach
-    from .interview import InterviewSession, SessionConfig
-    from .store import Store
+    from ..coach import Coach
+    from ..interview import InterviewSession, SessionConfig
+    from ..store import Store
 
-    settings = _settings(args)
+    settings = settings_from(args)
     coach = Coach(settings)
     console = Console(highlight=False)
     store = Store.open(settings)
@@ -214,7 +207,7 @@ def _run(console, session) -> int:
 
 
 def _score_style(score: int) -> str:
-    from .scheduler import AGAIN_BELOW, GOOD_FROM
+    from ..scheduler import AGAIN_BELOW, GOOD_FROM
 
     return "green" if score >= GOOD_FROM else "yellow" if score >= AGAIN_BELOW else "red"
 
@@ -350,35 +343,19 @@ def _show_summary(console, session, summary) -> None:
 # -- progress -------------------------------------------------------------------------------------
 
 def progress_data(settings) -> dict:
-    """Everything `coach progress` shows, as plain data (the UI's Progress tab can use it too)."""
-    from .corpus import load_corpus
-    from .store import Store, utcnow
+    """Everything `coach progress` shows, as plain data."""
+    from ..corpus import load_valid_corpus
+    from ..progress import progress_data as collect
+    from ..store import Store
 
-    questions = {q.id: q for q in load_corpus(settings.corpus_dir).questions}
-    now = utcnow()
     with Store.open(settings) as store:
-        def described(rows):
-            return [{**r, "question": questions[r["question_id"]].question if r["question_id"] in questions else "",
-                     "track": questions[r["question_id"]].track if r["question_id"] in questions else ""}
-                    for r in rows]
-
-        sessions = store.sessions(limit=20)
-        for s in sessions:
-            s.pop("plan", None)
-        return {
-            "tracks": store.track_history(),
-            "weakest": store.weakest_topics(),
-            "due": described(store.due_reviews(now)),
-            "upcoming": described(store.upcoming_reviews(now, limit=5)),
-            "sessions": sessions,
-            "unfinished": [s["id"] for s in store.unfinished_sessions()],
-        }
+        return collect(store, load_valid_corpus(settings.corpus_dir).questions)
 
 
 def cmd_progress(args) -> int:
-    data = progress_data(_settings(args))
+    data = progress_data(settings_from(args))
     if args.json:
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        print_json(data)
         return 0
     from rich.console import Console
     from rich.markup import escape

@@ -1,19 +1,15 @@
-"""The `coach ui` command: make sure the index is current, then serve the Gradio app from ui/app.py.
+"""The `coach ui` command: make sure the index is current, then serve the Gradio app.
 
-The app itself (tabs, handlers, rendering) lives in ui/ at the repository root; this only starts it.
+The app itself (tabs, handlers, rendering) is the package interview_coach.ui; this only starts it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 
-from .errors import ConfigError, UsageError
+from ..errors import UsageError
+from .common import progress_bar, settings_from
 
-# ui/ sits at the repository root beside corpus/ (the package is installed editable, as in settings.py).
-UI_APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -39,22 +35,10 @@ def check_port_free(host: str, port: int) -> None:
         raise UsageError(f"cannot listen on {host}:{port} ({e.strerror or e}); choose another port with --port") from None
 
 
-def load_ui_module():
-    if not UI_APP.is_file():
-        raise ConfigError(f"the UI is missing: {UI_APP} not found (run from a source checkout)")
-    spec = importlib.util.spec_from_file_location("coach_ui_app", UI_APP)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["coach_ui_app"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def cmd_ui(args) -> int:
     from rich.console import Console
 
-    from .coach import Coach
-    from .index import progress_bar
-    from .settings import Settings
+    from ..coach import Coach
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     auth = parse_auth(args.auth)
@@ -62,7 +46,7 @@ def cmd_ui(args) -> int:
         raise UsageError(f"--port must be between 1 and 65535, got {args.port}")
     check_port_free(args.host, args.port)
     console = Console(stderr=True)
-    coach = Coach(Settings.load(os.environ, home=args.home))
+    coach = Coach(settings_from(args))
 
     # Incremental: a few hundred milliseconds when nothing changed, a progress bar when it did.
     update, close = progress_bar()
@@ -84,9 +68,10 @@ def cmd_ui(args) -> int:
     if args.host not in LOOPBACK and auth is None:
         console.print(f"[yellow]warning[/]: serving on {args.host} without --auth; anyone on the network "
                       "can use it and read your notes")
-    app_module = load_ui_module()
+    from interview_coach.ui import launch
+
     console.print(f"Interview Coach on http://{args.host}:{args.port}  (Ctrl+C to stop)")
-    app_module.launch(coach, host=args.host, port=args.port, auth=auth, share=args.share)
+    launch(coach, host=args.host, port=args.port, auth=auth, share=args.share)
     return 0
 
 

@@ -1,8 +1,5 @@
-"""Retrieval suite: run every eval query through vector-only, BM25-only and hybrid search and score the
-ranked notes (hit@1/3/5, MRR@10, nDCG@10, recall@5) with bootstrap 95% confidence intervals.
-
-The per-query metric functions live in metrics.py; plots and the report in eval_report.py.
-"""
+"""Retrieval suite: rank notes per query by vector, BM25 and hybrid search; hit/MRR/nDCG/recall with CIs.
+Leaves out the per-query metric functions (metrics.py) and the tables and plots (report.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from .eval_data import RetrievalQuery
-from .eval_stats import bootstrap_ci, mean
+from .data import RetrievalQuery
 from .metrics import dedupe, hit_at, mrr_at, ndcg_at, recall_at
+from .stats import bootstrap_ci, mean
 
 METHODS = ("hybrid", "vector", "bm25")
 # name -> (metric function, cutoff), in report order.

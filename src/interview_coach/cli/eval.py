@@ -1,32 +1,17 @@
 """`coach eval [SUITE] [--dataset FILE] [--out DIR] [--limit N] [--json]`: run the evaluation harness,
 write the report folder and print the metrics (a summary table, or one JSON object).
 
-The suites live in evaluation.py and eval_*.py; this module only parses and prints.
+The suites live in the eval/ subpackage; this module only parses and prints.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
 
-from .settings import Settings
-
-
-def progress_wrapper(enabled: bool | None):
-    """A tqdm wrapper `(iterable, desc=...) -> iterable` on stderr, or None (off with --json or no TTY)."""
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    def wrap(iterable, desc: str = ""):
-        return tqdm(iterable, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
-
-    return wrap
+from ..settings import Settings
+from .common import print_json, progress_iter, settings_from
 
 
 def default_out_dir(settings: Settings) -> Path:
@@ -34,18 +19,18 @@ def default_out_dir(settings: Settings) -> Path:
 
 
 def cmd_eval(args) -> int:
-    from .coach import Coach
-    from .eval_report import write_report
-    from .evaluation import run_eval
+    from ..coach import Coach
+    from ..eval import run_eval
+    from ..eval.report import write_report
 
-    settings = Settings.load(os.environ, home=args.home)
+    settings = settings_from(args)
     coach = Coach(settings)
     run = run_eval(coach, args.suite, Path(args.dataset) if args.dataset else None, limit=args.limit,
-                   progress=progress_wrapper(False if args.json else None))
+                   progress=progress_iter(False if args.json else None))
     out_dir = Path(args.out) if args.out else default_out_dir(settings)
     report = write_report(run, out_dir)
     if args.json:
-        print(json.dumps(run.metrics, indent=2, ensure_ascii=False))
+        print_json(run.metrics)
         return 0
     print_summary(run.metrics)
     for notice in run.meta.get("notices", []):
@@ -71,10 +56,7 @@ def print_summary(metrics: dict) -> None:
             table.add_row(mode, f"{v['faithfulness']:.3f}", f"{v['hallucination_rate']:.3f}", str(v["n"]))
         console.print(table)
     if "judge" in metrics:
-        j = metrics["judge"]
-        console.print(f"[bold]Judge[/] on {j['n']} labelled claims: balanced accuracy {j['balanced_accuracy']:.3f}, "
-                      f"precision {j['precision_unsupported']:.3f} / recall {j['recall_unsupported']:.3f} of "
-                      "\"unsupported\"")
+        print_judge(console, metrics["judge"])
     if "grading" in metrics:
         g = metrics["grading"]
         console.print(f"[bold]Grading[/] on {g['n']} answers: Spearman {g['spearman']:.3f}, Kendall "
@@ -87,7 +69,7 @@ def print_summary(metrics: dict) -> None:
 
 
 def add_parsers(sub) -> None:
-    from .evaluation import CHOICES
+    from ..eval import CHOICES
 
     p = sub.add_parser(
         "eval", help="measure retrieval, faithfulness, the judge, grading and latency; write a report",
@@ -102,3 +84,24 @@ def add_parsers(sub) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="at most N items per suite (a quick check)")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     p.set_defaults(func=cmd_eval)
+
+
+def print_judge(console, j: dict) -> None:
+    """The configured judge beside the heuristic one, on the labelled claims and the held-out split."""
+    from rich.table import Table
+
+    table = Table("judge", "data", "n", "balanced accuracy (95% CI)", "precision", "recall",
+                  title='Judge ("unsupported" is the positive class)')
+    rows = [("configured", "labelled claims", j), ("configured", "held-out test split", j.get("test_split"))]
+    heuristic = j.get("heuristic") or {}
+    rows += [("heuristic", "labelled claims", heuristic.get("claims")),
+             ("heuristic", "held-out test split", heuristic.get("test_split"))]
+    for who, data, m in rows:
+        if m:
+            lo, hi = m["ci"]["balanced_accuracy"]
+            table.add_row(who, data, str(m["n"]), f"{m['balanced_accuracy']:.3f} ({lo:.3f}-{hi:.3f})",
+                          f"{m['precision_unsupported']:.3f}", f"{m['recall_unsupported']:.3f}")
+    console.print(table)
+    for who, latency in (("configured", j.get("latency")), ("heuristic", heuristic.get("latency"))):
+        if latency:
+            console.print(f"{who} judge: {latency['what']}: p50 {latency['p50_ms']:.0f} ms (max {latency['max_ms']:.0f})")

@@ -1,7 +1,7 @@
 """Turn the library's plain results (Grade, Answer, Summary, citations) into the chat markdown and
 panel HTML the UI shows; pure functions, everything user-supplied is escaped.
 
-No Gradio here and no model calls: app.py wires these into components.
+No Gradio here and no model calls: the tab modules wire these into components.
 """
 
 from __future__ import annotations

@@ -1,0 +1,74 @@
+"""Pick the note sentences that best answer a question: relevance scoring, question-focused excerpts
+for the model's prompt, and the cited extractive answer used when the model's answer fails.
+
+Retrieval (retrieval.py) and verification (verification.py) are not done here.
+"""
+
+from __future__ import annotations
+
+from .embeddings import embed_array
+from .text import content_words, plain, split_sentences, stem, words
+
+EXTRACTIVE_SENTENCES = 3
+SOURCE_BONUS = 0.02  # per rank: earlier-ranked sources win ties, so the answer leans on the best match
+
+
+def relevance(embeddings, question: str, sentences: list[str]):
+    """Cosine to the question plus a lexical term for the question's own words."""
+    import numpy as np
+
+    # MiniLM alone ranks "two errors trade off" above "the EER is ..."; the question's own words
+    # (a lexical term, as in hybrid retrieval) pull the defining sentence up.
+    vectors = embed_array(embeddings, sentences)
+    query = np.array(embeddings.embed_query(question), dtype="float32")
+    asked = {stem(w) for w in content_words(question)}
+    overlap = np.array([len(asked & {stem(w) for w in words(s)}) / max(1, len(asked)) for s in sentences])
+    return vectors @ query + 0.5 * overlap
+
+
+def excerpts(embeddings, question: str, texts: list[str], limit: int) -> list[str]:
+    """Each text cut down to its sentences closest to the question (reading order kept), about
+    `limit` characters long."""
+    out = []
+    for text in texts:
+        sentences = [s for s in split_sentences(text) if any(ch.isalnum() for ch in s)]
+        if len(text) <= limit or len(sentences) <= 1:
+            out.append(text)
+            continue
+        scores = relevance(embeddings, question, sentences)
+        keep, used = set(), 0
+        for i in sorted(range(len(sentences)), key=lambda i: -scores[i]):
+            if keep and used + len(sentences[i]) > limit:
+                continue
+            keep.add(i)
+            used += len(sentences[i]) + 1
+        out.append(" ".join(sentences[i] for i in sorted(keep)))
+    return out
+
+
+def extract(embeddings, question: str, numbered_texts: list[tuple[int, str]], n: int = EXTRACTIVE_SENTENCES) -> str:
+    """The `n` sentences of the sources closest to the question, each cited `[source number]`: true by
+    construction. `numbered_texts` are (source number, text), best source first."""
+    import numpy as np
+
+    candidates = [(number, clean) for number, text in numbered_texts for sentence in split_sentences(text)
+                  if (clean := plain(sentence)) and _is_whole_sentence(clean)]
+    if not candidates:
+        return ""
+    count = len(numbered_texts)
+    scores = relevance(embeddings, question, [c[1] for c in candidates]) + \
+        np.array([SOURCE_BONUS * (count - number) for number, _ in candidates])
+    picked = sorted(np.argsort(-scores)[:n], key=lambda i: (candidates[i][0], i))  # each source in reading order
+    return " ".join(_cite(candidates[i][1], candidates[i][0]) for i in picked)
+
+
+def _is_whole_sentence(sentence: str) -> bool:
+    # Chunks overlap mid-sentence, so a piece that starts in lower case is a fragment.
+    return len(sentence.split()) >= 6 and (sentence[0].isupper() or sentence[0].isdigit())
+
+
+def _cite(sentence: str, n: int) -> str:
+    sentence = sentence.strip()
+    if sentence and sentence[-1] in ".!?":
+        return f"{sentence[:-1]} [{n}]{sentence[-1]}"
+    return f"{sentence} [{n}]."

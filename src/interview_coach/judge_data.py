@@ -1,0 +1,88 @@
+"""The judgement model's own data: hand-written (premise, statement, label) pairs per note, and the
+split rule (by note, so test notes are unseen) shared by training and `coach eval judge`.
+
+Training itself is training/train_judge.py; scoring a judge is eval/judge.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+from .eval.data import LabelledClaim, read_jsonl
+
+JUDGE_DATA_DIR = Path(__file__).resolve().parents[2] / "training" / "judge" / "data"
+LABELS = ("supports", "contradicts", "neither")
+SPLITS = ("train", "dev", "test")
+DEV_SHARE = TEST_SHARE = 0.15
+
+
+@dataclass(frozen=True)
+class JudgePair:
+    id: str
+    note: str
+    premise: str
+    statement: str
+    label: str                   # supports | contradicts | neither
+    kind: str = ""
+
+    @property
+    def track(self) -> str:
+        return self.note.split("-", 1)[0]
+
+    def as_claim(self) -> LabelledClaim:
+        """Two-way, as verification sees it: only `supports` is supported."""
+        return LabelledClaim(self.premise, self.statement, "supported" if self.label == "supports" else "unsupported",
+                             f"{self.label}:{self.kind}" if self.kind else self.label)
+
+
+def load_pairs(folder: Path = JUDGE_DATA_DIR / "hand") -> list[JudgePair]:
+    files = sorted(Path(folder).glob("*.jsonl"))
+    if not files:
+        raise UsageError(f"no judge training data in {folder}; expected *.jsonl files")
+    pairs, seen = [], set()
+    for path in files:
+        for number, row in read_jsonl(path):
+            where = f"{path}:{number}"
+            try:
+                pair = JudgePair(str(row["id"]), str(row["note"]), str(row["premise"]).strip(),
+                                 str(row["statement"]).strip(), str(row["label"]), str(row.get("kind", "")))
+            except KeyError as missing:
+                raise UsageError(f"{where}: missing field {missing}") from None
+            if pair.label not in LABELS:
+                raise UsageError(f"{where}: label must be one of {', '.join(LABELS)}, got {pair.label!r}")
+            if not pair.premise or not pair.statement:
+                raise UsageError(f"{where}: empty premise or statement")
+            if pair.id in seen:
+                raise UsageError(f"{where}: duplicate id {pair.id!r}")
+            seen.add(pair.id)
+            pairs.append(pair)
+    return pairs
+
+
+def note_splits(notes) -> dict[str, str]:
+    """note id -> train/dev/test. Within each track, notes are ordered by a hash of their id and the
+    first 15% go to test, the next 15% to dev: stable when notes are added elsewhere, and every track
+    is represented in every split."""
+    by_track: dict[str, list[str]] = defaultdict(list)
+    for note in sorted(set(notes)):
+        by_track[note.split("-", 1)[0]].append(note)
+    split = {}
+    for track_notes in by_track.values():
+        ordered = sorted(track_notes, key=lambda n: hashlib.sha256(n.encode()).hexdigest())
+        n_test = max(1, round(len(ordered) * TEST_SHARE))
+        n_dev = max(1, round(len(ordered) * DEV_SHARE))
+        for i, note in enumerate(ordered):
+            split[note] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
+    return split
+
+
+def split_pairs(pairs: list[JudgePair]) -> dict[str, list[JudgePair]]:
+    split = note_splits(p.note for p in pairs)
+    out: dict[str, list[JudgePair]] = {s: [] for s in SPLITS}
+    for pair in pairs:
+        out[split[pair.note]].append(pair)
+    return out

@@ -1,0 +1,272 @@
+"""The Interview tab: start, answer, retry, skip, hint, model answer and end, over interview.InterviewSession.
+
+Every handler returns `emit(...)`, so the chat, the sources panel and the Retry / Show model answer
+buttons always match the session.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from . import render
+from .common import Services, bind, friendly, message, stream_call, turn_dict
+from .layout import ANY, Layout
+from .state import InterviewTabState
+
+# A pasted essay is refused with a message rather than graded: the rubric is for a spoken-length answer.
+MAX_ANSWER_CHARS = 8000
+MODEL_ANSWER_HEAD = "**Model answer** (from your notes)\n\n"
+
+
+def outputs(ui: Layout) -> list:
+    """What every interview handler returns, in emit's order."""
+    v = ui.interview
+    return [v.chat, ui.practice, v.sources, v.result, v.answer, v.retry, v.model_answer]
+
+
+def emit(history, p: InterviewTabState | None, result=None, *, clear_answer=False):
+    can_follow_up = bool(p is not None and p.running and p.mode == "practice" and p.attempted)
+    return (history, p, render.sources_panel(p.sources if p else []),
+            result if result is not None else gr.skip(),
+            "" if clear_answer else gr.skip(),
+            gr.update(interactive=can_follow_up),
+            gr.update(interactive=can_follow_up))
+
+
+def no_session(history, p):
+    history = list(history or []) + [message(
+        "assistant", "No session is running. Choose tracks and press **Start** to begin.")]
+    return emit(history, p)
+
+
+def finish_messages(p: InterviewTabState) -> tuple[list[dict], object]:
+    """Finish the session: the summary (and, in interview mode, the held feedback) as chat messages."""
+    summary = p.session.finish()
+    messages = []
+    if p.mode == "interview":
+        # The held feedback: one score card per answer, markers namespaced per card.
+        p.sources = []
+        for card in render.interview_review(summary, prefix_of=lambda k: f"r{k}-"):
+            messages.append(message("assistant", card))
+        for k, (_, grade) in enumerate(summary.turns, 1):
+            if grade is not None:
+                p.sources += render.citation_items(grade.citations, prefix=f"r{k}-")
+    messages.append(message("assistant", render.summary_message(summary)))
+    return messages, summary
+
+
+def on_start(services: Services, tracks_value, difficulty, mode, n, history, p):
+    from interview_coach.interview import InterviewSession, SessionConfig
+
+    p = p or InterviewTabState()
+    with p.step() as claimed:
+        if not claimed:
+            yield emit(history, p)
+            return
+        try:
+            note = []
+            if p.running:
+                note = [message("assistant", f"Session {p.session.session_id} was left unfinished; "
+                                             "resume it any time from the Progress tab.")]
+            history = note + [message("assistant", "Picking questions…")]
+            yield emit(history, p)
+            config = SessionConfig(tracks=list(tracks_value or []),
+                                   difficulty=None if difficulty in (None, "", ANY) else difficulty,
+                                   n_questions=int(n or 3), mode=mode or "practice")
+            p.session = InterviewSession.start(services.coach, config, store=services.store())
+            p.sources = []
+            turn = p.session.current
+            held = " Feedback is held until the end, as in a real interview." if config.mode == "interview" else ""
+            history = note + [
+                message("assistant", f"Session {p.session.session_id}: {turn.total} question(s), "
+                                     f"{config.mode} mode.{held}"),
+                message("assistant", render.question_message(turn))]
+            final = emit(history, p, {"session_id": p.session.session_id, "turn": turn_dict(turn)},
+                         clear_answer=True)
+        except Exception as e:
+            gr.Warning(friendly(e))
+            final = emit(list(history or []) + [message("assistant", f"Could not start: {friendly(e)}")], p)
+    yield final
+
+
+def graded(history, p: InterviewTabState, feedback, *, retry=False):
+    """Append the critique (or the held-feedback note) and the next question."""
+    grade = feedback.grade
+    if grade is not None:
+        asked_next = feedback.next_turn is not None and feedback.next_turn.kind == "follow_up" and not retry
+        history.append(message("assistant", render.score_card(
+            grade, delta=feedback.delta, previous=feedback.previous_score, show_follow_up=not asked_next)))
+        p.sources = render.citation_items(grade.citations)
+    else:
+        history.append(message("assistant", "Answer recorded. Feedback comes at the end of the interview."))
+    if getattr(feedback, "timed_out", False):
+        history.append(message("assistant", "That answer came in after the time limit."))
+    result = {"session_id": p.session.session_id, "grade": grade.to_dict() if grade else None,
+              "delta": feedback.delta, "previous_score": feedback.previous_score,
+              "next": turn_dict(feedback.next_turn)}
+    if retry:
+        return history, result
+    if feedback.next_turn is not None:
+        history.append(message("assistant", render.question_message(feedback.next_turn)))
+    elif p.mode == "interview":
+        messages, summary = finish_messages(p)
+        history += messages
+        result["summary"] = {"score": summary.score, "per_topic": summary.per_topic,
+                             "weakest": summary.weakest}
+    else:
+        # Practice: the last answer can still be retried or compared before the summary.
+        history.append(message("assistant", "That was the last question. **Retry** it, "
+                               "**show the model answer**, or press **End session** for your summary."))
+    return history, result
+
+
+def answer_step(text, history, p, *, retry: bool):
+    history = list(history or [])
+    if p is None or not p.running:
+        yield no_session(history, p)
+        return
+    text = (text or "").strip()
+    if not text:
+        gr.Warning("Type your answer first, then press Submit.")
+        yield emit(history, p)
+        return
+    if len(text) > MAX_ANSWER_CHARS:
+        refused = (f"That answer is {len(text):,} characters; please keep it under "
+                   f"{MAX_ANSWER_CHARS:,} (a spoken answer is a few hundred). It was not graded.")
+        gr.Warning(refused)
+        yield emit(history + [message("assistant", refused)], p)
+        return
+    if retry and p.mode != "practice":
+        yield emit(history + [message("assistant", "Retry is for practice mode; in an interview the "
+                                                   "first answer counts.")], p)
+        return
+    with p.step("Still grading your previous answer; one moment.") as claimed:
+        if not claimed:
+            yield emit(history, p)
+            return
+        try:
+            label = "**Retry:** " if retry else ""
+            history += [message("user", label + render.esc(text)),
+                        message("assistant", "⏳ Grading your answer against the rubric and your notes…")]
+            yield emit(history, p, clear_answer=True)
+            feedback = p.session.retry(text) if retry else p.session.answer(text)
+            history.pop()
+            history, result = graded(history, p, feedback, retry=retry)
+            final = emit(history, p, result)
+        except Exception as e:
+            if history and history[-1]["content"].startswith("⏳"):
+                history.pop()
+            history.append(message("assistant", friendly(e)))
+            final = emit(history, p)
+    yield final  # after the release: the next click is free as soon as the user sees this
+
+
+def on_answer(text, history, p):
+    yield from answer_step(text, history, p, retry=False)
+
+
+def on_retry(text, history, p):
+    yield from answer_step(text, history, p, retry=True)
+
+
+def simple_step(history, p, action):
+    """skip / hint / end: quick library calls with one message back."""
+    history = list(history or [])
+    if p is None or not p.running:
+        return no_session(history, p)
+    with p.step() as claimed:
+        if not claimed:
+            return emit(history, p)
+        try:
+            return action(history, p)
+        except Exception as e:
+            history.append(message("assistant", friendly(e)))
+            return emit(history, p)
+
+
+def do_skip(history, p):
+    # store and corpus only: no model, so no need to wait for another user's grading
+    nxt = p.session.skip()
+    history.append(message("assistant", "Skipped."))
+    result = {"session_id": p.session.session_id, "next": turn_dict(nxt)}
+    if nxt is not None:
+        history.append(message("assistant", render.question_message(nxt)))
+    else:
+        messages, _ = finish_messages(p)
+        history += messages
+    return emit(history, p, result)
+
+
+def do_hint(history, p):
+    # store and corpus only: no model, so no need to wait for another user's grading
+    hint = p.session.hint()
+    history.append(message("assistant", f"**Hint:** {render.esc(hint)}"))
+    return emit(history, p, {"hint": hint})
+
+
+def do_end(history, p):
+    messages, summary = finish_messages(p)
+    history += messages
+    return emit(history, p, {"session_id": summary.session_id, "score": summary.score})
+
+
+def on_skip(history, p):
+    return simple_step(history, p, do_skip)
+
+
+def on_hint(history, p):
+    return simple_step(history, p, do_hint)
+
+
+def on_end(history, p):
+    return simple_step(history, p, do_end)
+
+
+def on_model_answer(history, p):
+    # The model's answer to the last attempted question, streamed, then shown verified. (No docstring:
+    # an event handler's docstring becomes its API description.)
+    history = list(history or [])
+    if p is None or not p.running:
+        yield no_session(history, p)
+        return
+    if not p.attempted:
+        yield emit(history + [message(
+            "assistant", "Answer the question first; the model answer is shown after your attempt.")], p)
+        return
+    with p.step() as claimed:
+        if not claimed:
+            yield emit(history, p)
+            return
+        try:
+            history.append(message("assistant", MODEL_ANSWER_HEAD + "⏳ writing… ▍"))
+            yield emit(history, p)
+            for kind, value in stream_call(p.session.model_answer):
+                if kind == "token":
+                    history[-1] = message("assistant", MODEL_ANSWER_HEAD
+                                          + render.link_markers(render.esc(value)) + " ▍")
+                    yield emit(history, p)
+                elif kind == "error":
+                    raise value
+                else:
+                    history[-1] = message("assistant", render.model_answer_message(value))
+                    p.sources = render.answer_source_items(value.sources)
+                    final = emit(history, p, value.to_dict())
+        except Exception as e:
+            history[-1] = message("assistant", friendly(e))
+            final = emit(history, p)
+    yield final
+
+
+def wire(ui: Layout, services: Services) -> None:
+    v = ui.interview
+    steps = ((v.start, bind(on_start, services), [v.tracks, v.difficulty, v.mode, v.n_questions], "start"),
+             (v.submit, on_answer, [v.answer], "answer"),
+             (v.retry, on_retry, [v.answer], "retry"),
+             (v.skip, on_skip, [], "skip"),
+             (v.hint, on_hint, [], "hint"),
+             (v.model_answer, on_model_answer, [], "model_answer"),
+             (v.end, on_end, [], "end"))
+    for button, handler, inputs, api_name in steps:
+        # trigger_mode="once": a double click while the step runs is dropped, not queued.
+        button.click(handler, inputs + [v.chat, ui.practice], outputs(ui), api_name=api_name,
+                     trigger_mode="once", show_progress="minimal")

@@ -1,0 +1,161 @@
+"""The trained judgement model: windowing, loading (and failing to load), reason codes, and hard
+negatives through the real shipped model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from interview_coach.errors import ModelUnavailableError
+from interview_coach.judge import Reason, load_judge
+from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, WEIGHTS_FILE, WINDOW_CHARS,
+                                         CrossEncoderJudge, JudgeModel, windows)
+from interview_coach.settings import Settings
+from interview_coach.text import plain
+from interview_coach.verification import verify
+
+BAGGING = ("A random forest is bagging of decision trees: each tree is trained independently on a bootstrap "
+           "sample, and their predictions are averaged, which mainly reduces variance. Boosting instead trains "
+           "trees sequentially, each one fitted to the errors of the ensemble so far.")
+ATTENTION = ("Scaled dot-product attention divides the scores by sqrt(d_k). With unit-variance components the dot "
+             "product q.k has variance d_k, so large logits would saturate the softmax and its gradients would vanish.")
+CROSS = ("In cross-attention the decoder supplies the queries, and the encoder output supplies the keys and the "
+         "values.")
+FRAMES = "Frames are 25 ms long with a 10 ms hop, which gives 100 frames per second at 16 kHz."
+L1 = ("L1 regularisation adds the sum of absolute weights to the loss, which drives many weights to exactly zero "
+      "and so performs feature selection. L2 adds the sum of squared weights and shrinks all weights smoothly.")
+
+
+# -- windowing and normalisation (no model) ------------------------------------------------------------
+
+def test_windows_slide_two_sentences_at_a_time():
+    text = "One is first. Two is second. Three is third. Four is fourth."
+    assert windows(text) == ["One is first. Two is second.", "Two is second. Three is third.",
+                             "Three is third. Four is fourth."]
+    assert windows("Only one sentence here.") == ["Only one sentence here."]
+    assert windows("   ") == []
+
+
+def test_a_huge_passage_is_windowed_whole_not_truncated():
+    sentence = "The encoder reads the whole input sequence before the decoder starts. "
+    text = sentence * 1500 + "The final sentence mentions zebras."
+    assert len(text) > 100_000
+    spans = windows(text)
+    assert "zebras" in spans[-1]
+    assert all(len(w) <= 2 * WINDOW_CHARS + 1 for w in spans)
+    one_long_sentence = "word " * 30_000  # no full stop at all: cut by characters, nothing dropped
+    pieces = windows(one_long_sentence)
+    assert sum(w.count("word") for w in pieces) >= 30_000
+
+
+def test_plain_drops_markdown_but_keeps_the_claim():
+    assert plain("1. **L1 regularisation** adds `|w|` to the loss") == "L1 regularisation adds |w| to the loss"
+    assert plain("- $QK^T / \\sqrt{d_k}$ scales the scores") == "QK^T / \\sqrt{d_k} scales the scores"
+    assert plain("rho * sigma^2") == "rho * sigma^2"
+
+
+# -- loading -------------------------------------------------------------------------------------------
+
+def test_the_bundled_artefact_is_small_and_complete():
+    files = {f.name: f.stat().st_size for f in BUNDLED_JUDGE.iterdir()}
+    assert {WEIGHTS_FILE, CONFIG_FILE, "MODEL_CARD.md"} <= set(files)
+    assert all(size <= 25 * 1024 * 1024 for size in files.values())
+    config = json.loads((BUNDLED_JUDGE / CONFIG_FILE).read_text())
+    assert config["labels"] == ["supports", "contradicts", "neither"]
+
+
+def test_missing_or_corrupt_model_folder_says_how_to_fix_it(tmp_path):
+    with pytest.raises(ModelUnavailableError, match="make train-judge"):
+        JudgeModel(tmp_path / "nothing-here")
+    broken = tmp_path / "broken"
+    shutil.copytree(BUNDLED_JUDGE, broken)
+    (broken / CONFIG_FILE).write_text("{not json")
+    with pytest.raises(ModelUnavailableError, match="corrupt"):
+        JudgeModel(broken)
+    shutil.copy(BUNDLED_JUDGE / CONFIG_FILE, broken / CONFIG_FILE)
+    (broken / WEIGHTS_FILE).write_bytes(b"\x00garbage" * 100)
+    model = JudgeModel(broken)  # weights load lazily, on first use
+    with pytest.raises(ModelUnavailableError, match="make train-judge"):
+        model.probabilities([("a passage", "a statement")])
+
+
+# -- the real model ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def judge():
+    judge = load_judge(Settings.load({}))
+    assert isinstance(judge, CrossEncoderJudge)  # the trained model is the default judge
+    return judge
+
+
+@pytest.mark.slow
+def test_probabilities_are_three_way_distributions(judge):
+    probs = judge.model.probabilities([(FRAMES, "A 10 ms hop gives 100 frames a second."), (FRAMES, "Cats purr.")])
+    assert probs.shape == (2, 3)
+    assert abs(float(probs.sum(axis=1).min()) - 1) < 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim, context", [
+    ("Attention divides the scores by the square root of d_k because the dot product has variance d_k.", ATTENTION),
+    ("Cross-attention takes its queries from the decoder and its keys and values from the encoder.", CROSS),
+    ("A 10 ms hop yields 100 frames each second.", FRAMES),
+    ("1. **L1 regularisation** adds the absolute weights to the loss, so many weights become exactly zero.", L1),
+    ("Random forests average independently trained trees, which cuts variance.", BAGGING),
+])
+def test_supported_paraphrases_pass(judge, claim, context):
+    verdict = judge.check([claim], [context])[0]
+    assert verdict.supported and verdict.code is Reason.SUPPORTED, verdict
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim, context", [
+    ("Random forests are boosting: each tree corrects the mistakes of the previous tree.", BAGGING),
+    ("In cross-attention the queries come from the encoder and the keys from the decoder.", CROSS),
+    ("Attention multiplies the scores by d_k so that the softmax saturates.", ATTENTION),
+    ("L1 regularisation shrinks all weights smoothly and never makes them exactly zero.", L1),
+])
+def test_contradictions_are_reported_as_such(judge, claim, context):
+    verdict = judge.check([claim], [context])[0]
+    assert not verdict.supported
+    assert verdict.code is Reason.CONTRADICTED and verdict.contradicts, verdict
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim, context", [
+    ("Dropout randomly zeroes activations during training to regularise the network.", ATTENTION),
+    ("Whisper was trained on 680,000 hours of weakly supervised audio.", FRAMES),
+])
+def test_statements_the_passage_does_not_make_are_not_in_sources(judge, claim, context):
+    verdict = judge.check([claim], [context])[0]
+    assert not verdict.supported and verdict.code is not Reason.SUPPORTED, verdict
+
+
+@pytest.mark.slow
+def test_bad_input_never_crashes(judge):
+    empty_claim, blank = judge.check(["", "   "], [FRAMES])
+    assert not empty_claim.supported and empty_claim.code is Reason.NOT_IN_SOURCES
+    assert not blank.supported
+    assert judge.check(["A 10 ms hop."], ["", "  "])[0].code is Reason.NO_CONTEXT
+    assert judge.check([], [FRAMES]) == []
+    long = ("Speech features are computed frame by frame. " * 120) + FRAMES
+    verdict = judge.check(["A 10 ms hop yields 100 frames each second."], [long])[0]
+    assert verdict.supported and "10 ms hop" in verdict.evidence  # found at the very end
+
+
+@pytest.mark.slow
+def test_evidence_points_at_the_context_that_decides(judge):
+    verdict = judge.check(["Frames use a 10 ms hop."], [ATTENTION, FRAMES])[0]
+    assert verdict.evidence_index == 1 and "10 ms hop" in verdict.evidence
+
+
+@pytest.mark.slow
+def test_verification_carries_reason_codes(judge):
+    answer = ("A 10 ms hop gives 100 frames per second [1]. Queries come from the encoder in cross-attention [2]. "
+              "Frames are 25 ms long.")
+    checks = verify(answer, [FRAMES, CROSS], judge)
+    assert [c.code for c in checks] == [Reason.SUPPORTED, Reason.CONTRADICTED, Reason.NO_CITATION]
+    assert checks[2].content_supported and checks[2].content_code is Reason.SUPPORTED

