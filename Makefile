@@ -20,13 +20,18 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/coach ui
 
-test: $(STAMP) /usr/bin/chromium
+test: $(STAMP) /usr/bin/chromium /usr/bin/espeak-ng
 	$(BIN)/python -m pytest
 
 # The browser tests drive Debian's chromium through Playwright; no browser is ever downloaded.
 /usr/bin/chromium:
 	$$(command -v sudo) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $$(command -v sudo) apt-get install -y -qq --no-install-recommends chromium
+
+# The voice tests speak known answers with Debian's espeak-ng (the UI also reads questions aloud with it).
+/usr/bin/espeak-ng:
+	$$(command -v sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $$(command -v sudo) apt-get install -y -qq --no-install-recommends espeak-ng
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_index.py

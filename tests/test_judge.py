@@ -37,7 +37,7 @@ def test_supported_paraphrases_pass(judge, claim, context):
 
 @pytest.mark.parametrize("claim, context, code, reason", [
     ("A 10 ms hop yields 50 frames each second.", FRAMES, Reason.NUMBER, "number 50"),
-    ("In cross-attention the queries come from the encoder.", CROSS, Reason.ROLE, "'encoder'"),
+    ("In cross-attention the queries come from the encoder.", CROSS, Reason.BINDING, "'encoder'"),
     ("BatchNorm works well with small batches, because its statistics become noisy.", RESIDUAL, Reason.NEGATION,
      "negation"),
     ("Dropout randomly zeroes activations during training to regularise the network.", ATTENTION,
@@ -60,7 +60,7 @@ def test_no_context_means_unsupported(judge):
 
 
 def test_registry_and_configuration_errors(tmp_path):
-    assert {"default", "heuristic", "nli", "llm"} <= set(judges())
+    assert {"default", "heuristic", "model", "nli", "llm"} <= set(judges())
     with pytest.raises(ConfigError):
         load_judge(Settings.load({}, judge="nope"))
     with pytest.raises(ConfigError):

@@ -152,3 +152,74 @@ def test_practice_session_in_chromium(coach_env, tmp_path):
         finally:
             browser.close()
     print(f"browser test total {time.monotonic() - started:.1f}s")
+
+
+def test_voice_answer_in_chromium(coach_env, tmp_path):
+    """A spoken answer through the page: the question read aloud, an uploaded espeak-ng recording (the same
+    handler as the microphone) transcribed into the answer box, graded with delivery feedback, a corrupt
+    recording refused without losing the typed text, and delivery plotted in Progress."""
+    import shutil
+
+    from playwright.sync_api import expect, sync_playwright
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs Debian's espeak-ng (`make test` installs it)")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with serve_ui(coach_env, tmp_path) as (url, server), sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            tmp_path / "chromium-profile", executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+            viewport={"width": 1400, "height": 1000})
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            chat, box = page.locator("#chat"), page.locator("#answer-box textarea")
+            expect(page.locator("#start-btn")).to_be_visible(timeout=30_000)
+            page.locator("#start-btn").click()
+            expect(chat).to_contain_text("Question 1 of", timeout=30_000)
+            question = chat.inner_text()
+
+            page.locator("#read-aloud-btn").click()
+            expect(page.locator("#question-audio audio, #question-audio [data-testid='waveform-x']").first
+                   ).to_be_attached(timeout=30_000)
+
+            spoken = tmp_path / "answer.wav"
+            subprocess.run(["espeak-ng", "-s", "150", "-w", str(spoken), answer_for(question)], check=True)
+            t0 = time.monotonic()
+            upload_audio(page, spoken)
+            expect(page.locator("#delivery")).to_contain_text("words/min", timeout=60_000)
+            heard = box.input_value()
+            print(f"\ntranscript in the answer box {time.monotonic() - t0:.1f}s after the upload: {heard!r}")
+            assert len(heard.split()) >= 10
+            box.fill(heard + " That is my answer.")  # editable before grading
+            page.locator("#submit-btn").click()
+            expect(chat.locator(".score-card").last).to_contain_text(re.compile(r"Score: \d+/100"), timeout=60_000)
+            expect(chat).to_contain_text("Delivery")
+            expect(chat).to_contain_text("words/min")
+
+            # A corrupt recording: a message beside the box, and the typed answer stays.
+            box.fill("My typed answer must survive.")
+            corrupt = tmp_path / "corrupt.wav"
+            corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVE" + b"\x00junk" * 500)
+            upload_audio(page, corrupt)
+            expect(page.locator("#delivery")).to_contain_text("corrupt", timeout=30_000)
+            expect(box).to_have_value("My typed answer must survive.")
+            page.screenshot(path=str(OUTPUT / "voice-answer.png"), full_page=True)
+
+            page.get_by_role("tab", name="Progress").click()
+            expect(page.locator("#delivery-plot img")).to_be_visible(timeout=20_000)
+            page.screenshot(path=str(OUTPUT / "voice-progress.png"), full_page=True)
+            print(f"UI server resident memory with the transcriber loaded: {rss_mb(server.pid):.0f} MiB")
+        finally:
+            browser.close()
+
+
+def upload_audio(page, path: Path) -> None:
+    """Put a file into the answer's audio input through its upload source (as a user would)."""
+    audio = page.locator("#answer-audio")
+    upload = audio.locator("button[aria-label='Upload file']")
+    if upload.count():
+        upload.click()
+    clear = audio.locator("button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+    audio.locator("input[type=file]").set_input_files(str(path))

@@ -39,10 +39,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=JUDGE_DATA_DIR / "hand", help="folder of hand-written *.jsonl pairs")
     parser.add_argument("--out", type=Path, default=BUNDLED_JUDGE, help="where the artefact goes")
-    parser.add_argument("--epochs", type=float, default=4.0)
+    parser.add_argument("--epochs", type=float, default=3.0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--limit-notes", type=int, default=0, help="train on this many notes only (smoke tests)")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="keep the trained weights in --out; choose thresholds on dev again and re-measure")
     args = parser.parse_args(argv)
 
     started = time.time()
@@ -66,9 +68,15 @@ def main(argv=None) -> int:
           f"augmented), dev {len(splits['dev'])}, test {len(splits['test'])}; notes "
           + ", ".join(f"{s} {len({p.note for p in splits[s]})}" for s in splits), flush=True)
 
-    model = train_model(train, args, splits["dev"])
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_trained(model, args.out)
+    if args.evaluate_only:
+        if not (args.out / WEIGHTS_FILE).is_file():
+            raise SystemExit(f"--evaluate-only needs trained weights in {args.out}")
+        minutes = json.loads((args.out / "metrics.json").read_text())["training"]["minutes"]
+    else:
+        model = train_model(train, args, splits["dev"])
+        args.out.mkdir(parents=True, exist_ok=True)
+        save_trained(model, args.out)
+        minutes = round((time.time() - started) / 60, 1)
 
     # Thresholds are chosen on dev with the judge's real decision rule, then frozen for test.
     (args.out / CONFIG_FILE).write_text(json.dumps(config_dict(0.5, 0.5), indent=2) + "\n", encoding="utf-8")
@@ -86,7 +94,7 @@ def main(argv=None) -> int:
     report["training"] = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": SEED,
                           "frozen_layers": FROZEN_LAYERS, "max_length": MAX_LENGTH,
                           "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}",
-                          "minutes": round((time.time() - started) / 60, 1),
+                          "minutes": minutes,
                           "support_threshold": support_t, "contradict_threshold": contradict_t}
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     write_model_card(args.out, report)
@@ -107,8 +115,8 @@ def note_sentences(corpus) -> dict[str, list[str]]:
     """Plain sentences of every note body (headings dropped), for distractors and cross-note pairs."""
     out = {}
     for note in corpus.notes:
-        lines = [ln for ln in note.body.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-        out[note.id] = [s for s in split_sentences(plain(" ".join(lines))) if len(s.split()) >= 6]
+        lines = [plain(ln) for ln in note.body.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        out[note.id] = [s for line in lines for s in split_sentences(line) if len(s.split()) >= 6]
     return out
 
 
@@ -118,7 +126,8 @@ def augment(pairs, corpus) -> list[tuple[str, str, int]]:
       window's second sentence does not sway the call;
     - each `supports` statement against a passage of another note of the same track: `neither`,
       so topical closeness alone never reads as support;
-    - each `supports` statement with one role swapped or one stated number changed: `contradicts`."""
+    - each `supports` statement with one role swapped, one stated number changed or a "not" inserted:
+      `contradicts`."""
     rng = random.Random(SEED)
     sentences = note_sentences(corpus)
     notes = sorted(n for n, s in sentences.items() if s)
@@ -178,7 +187,15 @@ def perturb(premise: str, statement: str, rng: random.Random) -> str:
             changed = value * 10 if value < 1 else value * 2 if value < 10 else value / 2
             shown = f"{changed:g}" if "." in number or changed != int(changed) else str(int(changed))
             edits.append(re.sub(bounded.format(re.escape(number)), shown, statement, count=1))
+    if not edits and not NEGATED.search(statement):
+        match = AUXILIARY.search(statement)
+        if match:  # "X is Y" -> "X is not Y": only when the statement has no negation already
+            edits.append(statement[:match.end()] + " not" + statement[match.end():])
     return rng.choice(edits) if edits else ""
+
+
+NEGATED = __import__("re").compile(r"\b(not|no|never|cannot|without|n't)\b|n't\b", __import__("re").IGNORECASE)
+AUXILIARY = __import__("re").compile(r"\b(is|are|can|does|do|was|were|will|should|must)\b")
 
 
 # -- training ----------------------------------------------------------------------------------------
@@ -239,10 +256,16 @@ class BestOnDev:
                 probs = np.asarray(model.predict([(plain(p.premise), plain(p.statement)) for p in dev],
                                                  batch_size=64, show_progress_bar=False, apply_softmax=True))
                 model.model.train(was_training)
-                called = probs.argmax(axis=1) == 0
                 truth = np.array([p.label == "supports" for p in dev])
-                score = (called[truth].mean() + (~called[~truth]).mean()) / 2
-                print(f"epoch {state.epoch:.1f}: dev balanced accuracy {score:.3f}", flush=True)
+
+                def balanced(called):
+                    return (called[truth].mean() + (~called[~truth]).mean()) / 2
+
+                argmax = balanced(probs.argmax(axis=1) == 0)
+                # Thresholds are chosen on dev after training, so an epoch is judged at its best threshold.
+                score = max(balanced(probs[:, 0] >= t) for t in THRESHOLDS)
+                print(f"epoch {state.epoch:.1f}: dev balanced accuracy {score:.3f} at the best threshold "
+                      f"({argmax:.3f} by argmax)", flush=True)
                 if score > self.best:
                     self.best = score
                     self.state = {k: v.detach().clone() for k, v in model.model.state_dict().items()}
@@ -296,7 +319,7 @@ def choose_thresholds(dev, probs) -> tuple[float, float]:
     truth = [p.label == "supports" for p in dev]
 
     def balanced(t):
-        pred = [s >= t and s >= c for s, c in probs]
+        pred = [s >= t for s, _ in probs]
         pos = [p for p, y in zip(pred, truth) if y]
         neg = [not p for p, y in zip(pred, truth) if not y]
         return (sum(pos) / max(1, len(pos)) + sum(neg) / max(1, len(neg))) / 2

@@ -1,8 +1,8 @@
 """Faithfulness judges behind one interface: does this context support this claim?
 
-The default judge is our trained cross-encoder (judge_model.py). This module holds the interface, the
-registry, the reason codes and the older heuristic judge ("heuristic": embedding similarity plus
-lexical checks), kept by name for comparison; NLI and LLM judges plug in through the same registry.
+This module holds the interface, the registry, the reason codes and the default heuristic judge
+(embedding similarity plus lexical checks; also named "heuristic"). Our trained cross-encoder is the
+"model" judge (judge_model.py); NLI and LLM judges plug in through the same registry.
 Sentence splitting and citations live in verification.py.
 """
 
@@ -334,6 +334,7 @@ def _distinctive(word: str) -> bool:
     return any(ch.isdigit() for ch in word) or "_" in word or len(word) >= 9
 
 
+@register_judge("default")
 @register_judge("heuristic")
 def _heuristic(settings: Settings, embeddings, chat_model) -> Judge:
     if embeddings is None:
@@ -441,4 +442,4 @@ def _llm(settings: Settings, embeddings, chat_model) -> Judge:
     return LLMJudge(chat_model, embeddings)
 
 
-from . import judge_model  # noqa: E402,F401  registers the trained "default" judge
+from . import judge_model  # noqa: E402,F401  registers the trained "model" judge

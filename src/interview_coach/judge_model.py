@@ -1,4 +1,4 @@
-"""The default judge: our trained MiniLM cross-encoder, which reads (passage, statement) and says
+"""The "model" judge: our trained MiniLM cross-encoder, which reads (passage, statement) and says
 supports / contradicts / neither, applied to sliding windows of each source.
 
 Training lives in training/train_judge.py; the heuristic judge it replaced stays in judge.py.
@@ -149,11 +149,16 @@ def load_cross_encoder(folder: Path, max_length: int):
 
 
 class CrossEncoderJudge(Judge):
-    """Each claim against every window of the contexts: the best `supports` and the strongest
-    `contradicts` decide (as SummaC and MiniCheck aggregate), in one batched call."""
+    """Each claim against the windows of the contexts: the best `supports` and the strongest
+    `contradicts` decide (as SummaC and MiniCheck aggregate), in one batched call. With embeddings,
+    a claim is read only against its TOP_WINDOWS closest windows when there are more: a grade checks
+    every sentence against six chunks, and the cross-encoder costs ~4 ms a pair on 2 cores."""
 
-    def __init__(self, model: JudgeModel):
+    TOP_WINDOWS = 4
+
+    def __init__(self, model: JudgeModel, embeddings=None):
         self.model = model
+        self.embeddings = embeddings
 
     def check(self, claims: list[str], contexts: list[str]) -> list[Verdict]:
         spans = [(w, i) for i, context in enumerate(contexts) if context and context.strip()
@@ -162,18 +167,33 @@ class CrossEncoderJudge(Judge):
         if not spans:
             return [Verdict(c, False, 0.0, "no context to check against", code=Reason.NO_CONTEXT) for c in claims]
         asked = [i for i, s in enumerate(statements) if any(ch.isalnum() for ch in s)]
-        probs = self.model.probabilities([(w, statements[i]) for i in asked for w, _ in spans])
+        chosen = self._closest_windows([statements[i] for i in asked], spans)
+        probs = self.model.probabilities([(spans[j][0], statements[i]) for i, js in zip(asked, chosen) for j in js])
         verdicts = [Verdict(c, False, 0.0, "the statement is empty", code=Reason.NOT_IN_SOURCES) for c in claims]
-        for row, i in enumerate(asked):
-            block = probs[row * len(spans):(row + 1) * len(spans)]
-            verdicts[i] = self._verdict(claims[i], block, spans)
+        start = 0
+        for i, js in zip(asked, chosen):
+            block = probs[start:start + len(js)]
+            start += len(js)
+            verdicts[i] = self._verdict(claims[i], block, [spans[j] for j in js])
         return verdicts
+
+    def _closest_windows(self, statements: list[str], spans: list[tuple[str, int]]) -> list[list[int]]:
+        """Per statement, the indices of the windows to read: all of them, or the closest by cosine."""
+        if self.embeddings is None or len(spans) <= self.TOP_WINDOWS or not statements:
+            return [list(range(len(spans)))] * len(statements)
+        from .embeddings import embed_array
+
+        vectors = embed_array(self.embeddings, [w for w, _ in spans] + statements)
+        sims = vectors[len(spans):] @ vectors[:len(spans)].T
+        return [sorted(row.argsort()[::-1][:self.TOP_WINDOWS].tolist()) for row in sims]
 
     def _verdict(self, claim: str, probs, spans: list[tuple[str, int]]) -> Verdict:
         config = self.model.config
         best, worst = int(probs[:, 0].argmax()), int(probs[:, 1].argmax())
         support, contradiction = float(probs[best, 0]), float(probs[worst, 1])
-        if support >= config.support_threshold and support >= contradiction:
+        # The best window's support decides alone: also requiring it to beat the strongest contradiction
+        # (from any window) cost 0.08 balanced accuracy on the dev split.
+        if support >= config.support_threshold:
             return Verdict(claim, True, support, "", spans[best][0], spans[best][1],
                            code=Reason.SUPPORTED, contradiction=contradiction)
         if contradiction >= config.contradict_threshold:
@@ -183,7 +203,11 @@ class CrossEncoderJudge(Judge):
                        code=Reason.NOT_IN_SOURCES, contradiction=contradiction)
 
 
-@register_judge("default")
-def _default(settings: Settings, embeddings, chat_model) -> Judge:
+@register_judge("model")
+def _model(settings: Settings, embeddings, chat_model) -> Judge:
     folder = Path(settings.judge_model).expanduser() if settings.judge_model else BUNDLED_JUDGE
-    return CrossEncoderJudge(JudgeModel(folder))
+    if embeddings is None:
+        from .embeddings import load_embeddings
+
+        embeddings = load_embeddings(settings)
+    return CrossEncoderJudge(JudgeModel(folder), embeddings)

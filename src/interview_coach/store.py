@@ -73,6 +73,12 @@ MIGRATIONS: list[str] = [
         updated_at  TEXT NOT NULL
     );
     """,
+    # 2: spoken answers keep what the transcriber heard (the answer text may have been edited since) and
+    # their delivery metrics (delivery.Delivery.to_dict() as JSON). NULL for typed answers.
+    """
+    ALTER TABLE answers ADD COLUMN transcript TEXT;
+    ALTER TABLE answers ADD COLUMN delivery TEXT
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -281,6 +287,12 @@ class Store:
                        (answer_id, int(grade.score), json.dumps(grade.to_dict()), ts(now)))
             return answer_id
 
+    def add_delivery(self, answer_id: int, transcript: str, delivery: dict) -> None:
+        """Attach a spoken answer's transcript and delivery metrics to its stored answer."""
+        with self._tx() as db:
+            db.execute("UPDATE answers SET transcript = ?, delivery = ? WHERE id = ?",
+                       (transcript, json.dumps(delivery), answer_id))
+
     def answers(self, turn_id: int) -> list[dict]:
         """Every attempt at a turn, oldest first, each with `grade` (a Grade) or None if not graded yet."""
         rows = self._all("""
@@ -289,6 +301,7 @@ class Store:
         for row in rows:
             raw = row.pop("grade_json")
             row["grade"] = grade_from_dict(json.loads(raw)) if raw else None
+            row["delivery"] = json.loads(row["delivery"]) if row.get("delivery") else None
         return rows
 
     def ungraded_answers(self, session_id: int) -> list[dict]:
@@ -338,6 +351,16 @@ class Store:
             FROM turns t JOIN answers a ON a.turn_id = t.id AND a.attempt = 1
             JOIN grades g ON g.answer_id = a.id
             WHERE t.kind = 'main' ORDER BY a.created_at, a.id""")
+
+    def delivery_history(self) -> list[dict]:
+        """Spoken answers, oldest first: session_id, turn_id, question_id, answered_at and `delivery` (a dict)."""
+        rows = self._all("""
+            SELECT t.session_id, t.id AS turn_id, t.question_id, a.attempt, a.created_at AS answered_at,
+                   a.delivery FROM answers a JOIN turns t ON t.id = a.turn_id
+            WHERE a.delivery IS NOT NULL ORDER BY a.created_at, a.id""")
+        for row in rows:
+            row["delivery"] = json.loads(row["delivery"])
+        return rows
 
     def track_history(self) -> dict[str, list[dict]]:
         """{track: [{session_id, date, score (mean), n}]} in time order: one point per session and track."""

@@ -1,7 +1,7 @@
 """Check an answer sentence by sentence: split, parse `[n]` citations, ask the judge whether each
-sentence's cited sources support it, and build an extractive fallback from the best-supported text.
+sentence's cited sources support it, and score faithfulness.
 
-Generation and retrieval are left to answering.py; the support decision itself to judge.py.
+Generation, retrieval and the extractive fallback are left to answering.py; the support decision to the judge.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`coach ask` and `coach grade`: thin adapters that call Coach.ask / Coach.grade and print.
+"""`coach ask` and `coach grade`: thin adapters that call Coach.ask / Coach.grade and print (a recorded
+answer, `--answer-audio`, is transcribed first through cli/voice.py).
 
 Rendering only; retrieval, generation, verification and grading live in the library.
 """
@@ -67,8 +68,14 @@ def render_answer(answer) -> None:
 
 
 def cmd_grade(args) -> int:
-    if args.answer is None and args.answer_file is None:
-        raise UsageError("give the answer with --answer TEXT or --answer-file FILE (- for stdin)")
+    given = [name for name in ("answer", "answer_file", "answer_audio") if getattr(args, name) is not None]
+    if not given:
+        raise UsageError("give the answer with --answer TEXT, --answer-file FILE (- for stdin) "
+                         "or --answer-audio FILE (a recording)")
+    if len(given) > 1:
+        raise UsageError("give the answer one way: --answer, --answer-file or --answer-audio")
+    if args.answer_audio is not None:
+        return grade_audio(args)
     if args.answer_file is not None:
         if args.answer_file == "-":
             answer = sys.stdin.read()
@@ -86,6 +93,31 @@ def cmd_grade(args) -> int:
     if args.json:
         print_json(grade.to_dict())
         return 0
+    print_grade(grade)
+    return 0
+
+
+def grade_audio(args) -> int:
+    """Transcribe the recording (with the question's key terms as Whisper's prompt), then grade the text."""
+    from .voice import prompt_texts, spoken_answer
+
+    coach = coach_from(args)
+    transcript, delivery = spoken_answer(coach.settings, args.answer_audio, prompt_texts(coach, args.question))
+    grade = coach.grade(args.question, transcript.text)
+    if args.json:
+        print_json({**grade.to_dict(), "transcript": transcript.to_dict(), "delivery": delivery.to_dict()})
+        return 0
+    print_grade(grade)
+    from rich.console import Console
+
+    console = Console()
+    console.print(f"\n[bold]Delivery[/] {escape(delivery.summary())}")
+    for note in delivery.advice():
+        console.print(f"  • {escape(note)}")
+    return 0
+
+
+def print_grade(grade) -> None:
     from rich.console import Console
 
     from .interview import render_grade
@@ -93,7 +125,6 @@ def cmd_grade(args) -> int:
     console = Console()
     console.print(f"[bold]{escape(grade.question)}[/]")
     console.print(render_grade(grade))
-    return 0
 
 
 def add_parsers(sub) -> None:
@@ -116,5 +147,8 @@ def add_parsers(sub) -> None:
                    help="a bank question id (see `coach questions`) or free question text")
     p.add_argument("--answer", metavar="TEXT", help="the candidate's answer")
     p.add_argument("--answer-file", metavar="FILE", help="read the answer from a file (- for stdin)")
+    p.add_argument("--answer-audio", metavar="FILE",
+                   help="a recorded answer (WAV, MP3, M4A, OGG, FLAC, WebM): transcribed offline, then graded; "
+                        "the JSON adds the transcript and delivery feedback")
     p.add_argument("--json", action="store_true", help="print the grade as JSON")
     p.set_defaults(func=cmd_grade)

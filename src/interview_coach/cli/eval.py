@@ -87,21 +87,24 @@ def add_parsers(sub) -> None:
 
 
 def print_judge(console, j: dict) -> None:
-    """The configured judge beside the heuristic one, on the labelled claims and the held-out split."""
+    """The configured judge beside the other one (trained model or heuristic), on the labelled claims
+    and on the held-out split."""
     from rich.table import Table
 
     table = Table("judge", "data", "n", "balanced accuracy (95% CI)", "precision", "recall",
                   title='Judge ("unsupported" is the positive class)')
-    rows = [("configured", "labelled claims", j), ("configured", "held-out test split", j.get("test_split"))]
-    heuristic = j.get("heuristic") or {}
-    rows += [("heuristic", "labelled claims", heuristic.get("claims")),
-             ("heuristic", "held-out test split", heuristic.get("test_split"))]
+    compared = j.get("compared") or {}
+    rows = [("configured", "labelled claims", j), ("configured", "held-out test split", j.get("test_split")),
+            (compared.get("judge", ""), "labelled claims", compared.get("claims")),
+            (compared.get("judge", ""), "held-out test split", compared.get("test_split"))]
     for who, data, m in rows:
         if m:
             lo, hi = m["ci"]["balanced_accuracy"]
             table.add_row(who, data, str(m["n"]), f"{m['balanced_accuracy']:.3f} ({lo:.3f}-{hi:.3f})",
                           f"{m['precision_unsupported']:.3f}", f"{m['recall_unsupported']:.3f}")
     console.print(table)
-    for who, latency in (("configured", j.get("latency")), ("heuristic", heuristic.get("latency"))):
+    if compared.get("error"):
+        console.print(f"{compared['judge']} judge not compared: {compared['error']}")
+    for who, latency in (("configured", j.get("latency")), (compared.get("judge"), compared.get("latency"))):
         if latency:
             console.print(f"{who} judge: {latency['what']}: p50 {latency['p50_ms']:.0f} ms (max {latency['max_ms']:.0f})")

@@ -170,25 +170,9 @@ def _run(console, session) -> int:
             elif command == "/hint":
                 console.print(escape(session.hint()) if turn else "No question is open.")
             elif command == "/retry":
-                if not practice or session.last_attempted is None:
-                    console.print("Retry works in practice mode, after you have answered a question.")
-                    continue
-                console.print(f"Your new answer to: [italic]{escape(session.last_attempted.question)}[/]")
-                again = _read("> ")
-                if not again or _command(again):
-                    console.print("[dim]Retry cancelled.[/]")
-                    continue
-                with console.status("Grading…"):
-                    feedback = session.retry(again)
-                _show_feedback(console, feedback)
+                _retry(console, session, practice)
             elif command == "/model":
-                try:
-                    with console.status("Writing a model answer from the notes…"):
-                        answer = session.model_answer()
-                except UsageError as e:
-                    console.print(str(e))
-                    continue
-                _show_answer(console, answer)
+                _model_answer(console, session)
             elif command == "/quit":
                 _resume_hint(console, session)
                 return 0
@@ -204,6 +188,32 @@ def _run(console, session) -> int:
         console.print()
         _resume_hint(console, session)
         return 130
+
+
+def _retry(console, session, practice: bool) -> None:
+    from rich.markup import escape
+
+    if not practice or session.last_attempted is None:
+        console.print("Retry works in practice mode, after you have answered a question.")
+        return
+    console.print(f"Your new answer to: [italic]{escape(session.last_attempted.question)}[/]")
+    again = _read("> ")
+    if not again or _command(again):
+        console.print("[dim]Retry cancelled.[/]")
+        return
+    with console.status("Grading…"):
+        feedback = session.retry(again)
+    _show_feedback(console, feedback)
+
+
+def _model_answer(console, session) -> None:
+    try:
+        with console.status("Writing a model answer from the notes…"):
+            answer = session.model_answer()
+    except UsageError as e:
+        console.print(str(e))
+        return
+    _show_answer(console, answer)
 
 
 def _score_style(score: int) -> str:
@@ -254,12 +264,8 @@ def render_grade(grade, *, previous_score=None, delta=None, timed_out=False, sho
         if c.excerpt:
             cite = f" [{c.citation}]" if c.citation is not None else ""
             parts.append(Text.from_markup(f"    [dim]notes say:[/] {escape(c.excerpt)}{escape(cite)}"))
-    feedback = grade.feedback
-    prefix = f"Score {grade.score}/100: "   # the grader's summary repeats the score shown above
-    if prefix in feedback:
-        feedback = feedback.replace(prefix, "", 1)
-    if feedback:
-        parts.append(Text(feedback))
+    if grade.feedback:
+        parts.append(Text(grade.feedback))
     if grade.follow_up and show_follow_up:
         parts.append(Text.from_markup(f"[bold]Follow-up:[/] {escape(grade.follow_up)}"))
     for c in grade.citations:

@@ -41,8 +41,8 @@ class ModeAnswer:
 
 
 def _content_supported(check) -> bool:
-    # content_supported: supported by ANY retrieved source, cited or not (older checks lack it).
-    return bool(getattr(check, "content_supported", check.supported))
+    # Supported by ANY retrieved source, cited or not.
+    return bool(check.content_supported)
 
 
 def _content_reason(check) -> str:

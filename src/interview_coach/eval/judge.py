@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Callable, Sequence
 
+from ..errors import CoachError
 from .data import LabelledClaim
 from .stats import Confusion, bootstrap_ci_of_group_means
 
@@ -106,16 +107,20 @@ def answer_latency(judge, corpus, settings, answers: int = 20) -> dict:
 
 def evaluate_judge_suite(coach, claims: Sequence[LabelledClaim], progress: Callable | None = None) -> dict:
     """The configured judge on the labelled claims (top-level keys, as before), on the judgement
-    model's held-out test split, the heuristic judge beside it, and verification latency."""
-    from ..judge import load_judge
+    model's held-out test split and in verification latency; the other of {trained model, heuristic}
+    beside it under `compared`."""
+    from .. import judge as judges
 
     result = evaluate_judge(coach.judge, claims, progress)
     test = test_split_claims()
     result["test_split"] = evaluate_judge(coach.judge, test, progress)
     result["latency"] = answer_latency(coach.judge, coach.corpus, coach.settings)
-    if coach.settings.judge != "heuristic":
-        heuristic = load_judge(coach.settings.replace(judge="heuristic"), embeddings=coach.embeddings)
-        result["heuristic"] = {"claims": evaluate_judge(heuristic, claims, progress),
-                               "test_split": evaluate_judge(heuristic, test, progress),
-                               "latency": answer_latency(heuristic, coach.corpus, coach.settings)}
+    other = "heuristic" if coach.settings.judge == "model" else "model"
+    try:
+        judge = judges.load_judge(coach.settings.replace(judge=other, judge_model=""), embeddings=coach.embeddings)
+        result["compared"] = {"judge": other, "claims": evaluate_judge(judge, claims, progress),
+                              "test_split": evaluate_judge(judge, test, progress),
+                              "latency": answer_latency(judge, coach.corpus, coach.settings)}
+    except CoachError as e:  # the trained model's folder is missing: say so beside the numbers
+        result["compared"] = {"judge": other, "error": str(e)}
     return result

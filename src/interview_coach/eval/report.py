@@ -145,12 +145,12 @@ def _judge_section(run, plots: dict[str, str]) -> list[str]:
 
 
 def _judge_comparison(j: dict) -> list[str]:
-    """The configured judge beside the heuristic one, on the labelled claims and on the judgement
-    model's held-out test split, plus warm verification latency."""
-    heuristic = j.get("heuristic") or {}
+    """The configured judge beside the other one (trained model or heuristic), on the labelled claims
+    and on the judgement model's held-out test split, plus warm verification latency."""
+    compared = j.get("compared") or {}
+    other = compared.get("judge", "")
     rows = [("configured", "labelled claims", j), ("configured", "held-out test split", j.get("test_split")),
-            ("heuristic", "labelled claims", heuristic.get("claims")),
-            ("heuristic", "held-out test split", heuristic.get("test_split"))]
+            (other, "labelled claims", compared.get("claims")), (other, "held-out test split", compared.get("test_split"))]
     rows = [r for r in rows if r[2]]
     if len(rows) < 2:
         return []
@@ -158,7 +158,7 @@ def _judge_comparison(j: dict) -> list[str]:
     out += _table(["judge", "data", "n", "balanced accuracy", "precision (unsupported)", "recall (unsupported)"],
                   [[who, data, m["n"], _with_ci(m["balanced_accuracy"], m["ci"].get("balanced_accuracy")),
                     _num(m["precision_unsupported"]), _num(m["recall_unsupported"])] for who, data, m in rows])
-    for who, latency in (("configured", j.get("latency")), ("heuristic", heuristic.get("latency"))):
+    for who, latency in (("configured", j.get("latency")), (other, compared.get("latency"))):
         if latency:
             out += [f"- {who} judge, {latency['what']}: p50 {latency['p50_ms']:.0f} ms, max {latency['max_ms']:.0f} ms "
                     f"({latency['n']} answers)"]

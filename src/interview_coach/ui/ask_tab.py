@@ -53,7 +53,7 @@ def on_ask(coach, question, closed_book):
                     results[mode] = value
                     shown[key] = render.verified_answer(value, title=TITLES[mode])
                     if mode == "rag":
-                        shown["panel"] = render.sources_panel(render.answer_source_items(value.sources))
+                        shown["panel"] = render.sources_panel(render.citation_items([s.citation for s in value.sources]))
                 yield screen()
         yield screen({m: a.to_dict() for m, a in results.items()})
     except Exception as e:

@@ -1,6 +1,7 @@
-"""The Interview tab: start, answer, retry, skip, hint, model answer and end, over interview.InterviewSession.
+"""The Interview tab: start, answer (typed, or recorded and transcribed into the answer box), retry, skip,
+hint, model answer, end and the question read aloud, over interview.InterviewSession.
 
-Every handler returns `emit(...)`, so the chat, the sources panel and the Retry / Show model answer
+Every session handler returns `emit(...)`, so the chat, the sources panel and the Retry / Show model answer
 buttons always match the session.
 """
 
@@ -89,14 +90,16 @@ def on_start(services: Services, tracks_value, difficulty, mode, n, history, p):
     yield final
 
 
-def graded(history, p: InterviewTabState, feedback, *, retry=False):
-    """Append the critique (or the held-feedback note) and the next question."""
+def graded(history, p: InterviewTabState, feedback, *, retry=False, delivery=None):
+    """Append the critique (or the held-feedback note), a spoken answer's delivery, and the next question."""
     grade = feedback.grade
     if grade is not None:
         asked_next = feedback.next_turn is not None and feedback.next_turn.kind == "follow_up" and not retry
         history.append(message("assistant", render.score_card(
             grade, delta=feedback.delta, previous=feedback.previous_score, show_follow_up=not asked_next)))
         p.sources = render.citation_items(grade.citations)
+        if delivery is not None:
+            history.append(message("assistant", delivery_markdown(delivery)))
     else:
         history.append(message("assistant", "Answer recorded. Feedback comes at the end of the interview."))
     if getattr(feedback, "timed_out", False):
@@ -104,6 +107,8 @@ def graded(history, p: InterviewTabState, feedback, *, retry=False):
     result = {"session_id": p.session.session_id, "grade": grade.to_dict() if grade else None,
               "delta": feedback.delta, "previous_score": feedback.previous_score,
               "next": turn_dict(feedback.next_turn)}
+    if delivery is not None:
+        result["delivery"] = delivery.to_dict()
     if retry:
         return history, result
     if feedback.next_turn is not None:
@@ -120,7 +125,7 @@ def graded(history, p: InterviewTabState, feedback, *, retry=False):
     return history, result
 
 
-def answer_step(text, history, p, *, retry: bool):
+def answer_step(text, history, p, *, retry: bool, voice=None):
     history = list(history or [])
     if p is None or not p.running:
         yield no_session(history, p)
@@ -149,9 +154,13 @@ def answer_step(text, history, p, *, retry: bool):
             history += [message("user", label + render.esc(text)),
                         message("assistant", "⏳ Grading your answer against the rubric and your notes…")]
             yield emit(history, p, clear_answer=True)
-            feedback = p.session.retry(text) if retry else p.session.answer(text)
+            turn = p.session.last_attempted if retry else p.session.current
+            try:
+                feedback = p.session.retry(text) if retry else p.session.answer(text)
+            finally:  # the answer is stored before grading: its delivery is kept even if grading fails
+                delivery = keep_delivery(p, turn, text, voice)
             history.pop()
-            history, result = graded(history, p, feedback, retry=retry)
+            history, result = graded(history, p, feedback, retry=retry, delivery=delivery)
             final = emit(history, p, result)
         except Exception as e:
             if history and history[-1]["content"].startswith("⏳"):
@@ -161,12 +170,94 @@ def answer_step(text, history, p, *, retry: bool):
     yield final  # after the release: the next click is free as soon as the user sees this
 
 
-def on_answer(text, history, p):
-    yield from answer_step(text, history, p, retry=False)
+def on_answer(text, history, p, voice=None):
+    yield from answer_step(text, history, p, retry=False, voice=voice)
 
 
-def on_retry(text, history, p):
-    yield from answer_step(text, history, p, retry=True)
+def on_retry(text, history, p, voice=None):
+    yield from answer_step(text, history, p, retry=True, voice=voice)
+
+
+# -- voice: a recorded answer becomes editable text; its delivery is stored with the answer -------------
+
+# A recording's delivery belongs to the submitted answer when at least this share of the transcript's
+# words is still in it (edits and additions are fine; a different, typed answer is not the recording).
+KEPT_WORDS = 0.6
+
+
+def delivery_markdown(delivery) -> str:
+    notes = "".join(f"\n- {render.esc(n)}" for n in delivery.advice())
+    return f"**Delivery** {render.esc(delivery.summary())}" + (notes and "\n" + notes)
+
+
+def question_texts(services: Services, p) -> list[str]:
+    """The current question and its rubric, for Whisper's domain prompt (empty with no session)."""
+    turn = p.session.current if p is not None and p.running else None
+    if turn is None:
+        return []
+    bank = next((q for q in services.questions if q.id == turn.question_id), None)
+    return [turn.question, *(bank.key_points if bank else ())]
+
+
+def merged(typed: str | None, heard: str) -> str:
+    """The transcript after what is already typed: nothing typed is ever replaced."""
+    typed = (typed or "").rstrip()
+    if not typed or typed.endswith(heard):
+        return heard if not typed else typed
+    return f"{typed}\n\n{heard}"
+
+
+def on_transcribe(services: Services, transcriber, audio, typed, p):
+    # A recording or upload -> the transcript appended to the answer box (editable before Submit), its
+    # delivery shown beside it and held in the voice state until the answer is submitted.
+    from interview_coach.transcribe import hear_answer
+
+    if not audio:
+        return gr.skip(), gr.skip(), gr.skip()
+    try:
+        transcript, delivery = hear_answer(transcriber, audio, question_texts(services, p))
+    except Exception as e:
+        why = friendly(e)
+        gr.Warning(why)
+        note = "Your typed answer is unchanged." if (typed or "").strip() else "Type your answer, or record again."
+        return gr.skip(), None, f"⚠️ {render.esc(why)} {note}"
+    voice = {"transcript": transcript.text, "delivery": delivery.to_dict()}
+    return merged(typed, transcript.text), voice, delivery_markdown(delivery) + (
+        "\n\n*Check the transcript in the answer box, correct it if needed, then press Submit.*")
+
+
+def keep_delivery(p, turn, text, voice):
+    """Store the recording's delivery with the answer just saved for `turn`, when the submitted text is
+    still mostly the transcript; returns the Delivery kept (or None). The voice state is used up."""
+    from interview_coach.delivery import Delivery
+    from interview_coach.transcribe import normalise_words
+
+    if not voice or turn is None:
+        return None
+    heard, sent = normalise_words(voice["transcript"]), set(normalise_words(text))
+    if not heard or sum(w in sent for w in heard) / len(heard) < KEPT_WORDS:
+        return None
+    rows = p.session.store.answers(turn.turn_id)
+    if not rows or rows[-1]["text"] != text.strip() or rows[-1]["delivery"] is not None:
+        return None
+    kept = Delivery.from_dict(voice["delivery"])
+    p.session.store.add_delivery(rows[-1]["id"], voice["transcript"], voice["delivery"])
+    voice.clear()  # one recording, one answer
+    return kept
+
+
+def on_read_aloud(p):
+    # The current question as speech (espeak-ng), played by the question audio player.
+    from interview_coach.transcribe import read_aloud
+
+    if p is None or not p.running or p.session.current is None:
+        gr.Warning("Start a session first; then the question can be read aloud.")
+        return gr.skip()
+    try:
+        return gr.update(value=str(read_aloud(p.session.current.question)), visible=True)
+    except Exception as e:
+        gr.Warning(friendly(e))
+        return gr.skip()
 
 
 def simple_step(history, p, action):
@@ -249,7 +340,7 @@ def on_model_answer(history, p):
                     raise value
                 else:
                     history[-1] = message("assistant", render.model_answer_message(value))
-                    p.sources = render.answer_source_items(value.sources)
+                    p.sources = render.citation_items([s.citation for s in value.sources])
                     final = emit(history, p, value.to_dict())
         except Exception as e:
             history[-1] = message("assistant", friendly(e))
@@ -267,6 +358,22 @@ def wire(ui: Layout, services: Services) -> None:
              (v.model_answer, on_model_answer, [], "model_answer"),
              (v.end, on_end, [], "end"))
     for button, handler, inputs, api_name in steps:
-        # trigger_mode="once": a double click while the step runs is dropped, not queued.
-        button.click(handler, inputs + [v.chat, ui.practice], outputs(ui), api_name=api_name,
+        # trigger_mode="once": a double click while the step runs is dropped, not queued. Submit and retry
+        # also read the voice state (a State is not part of the API's inputs).
+        extra = [v.voice] if api_name in ("answer", "retry") else []
+        button.click(handler, inputs + [v.chat, ui.practice] + extra, outputs(ui), api_name=api_name,
                      trigger_mode="once", show_progress="minimal")
+    wire_voice(ui, services)
+
+
+def wire_voice(ui: Layout, services: Services) -> None:
+    from interview_coach.transcribe import load_transcriber
+
+    v = ui.interview
+    # One transcriber for the app: its model loads on the first recording, once per process.
+    transcribe = bind(on_transcribe, services, load_transcriber(services.settings))
+    # change: a finished microphone recording and an upload alike (clearing the input gives None: skipped).
+    v.audio.change(transcribe, [v.audio, v.answer, ui.practice], [v.answer, v.voice, v.delivery],
+                   api_name="transcribe", trigger_mode="always_last", show_progress="minimal")
+    v.read_aloud.click(on_read_aloud, [ui.practice], [v.question_audio], api_name="read_aloud",
+                       show_progress="minimal")

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from interview_coach.corpus import USER_SUFFIXES
+from interview_coach.transcribe import can_read_aloud
 
 from . import render
 
@@ -33,6 +34,11 @@ class InterviewView:
     end: Any
     sources: Any
     result: Any
+    audio: Any           # microphone or upload; transcribed into the answer box
+    delivery: Any        # the last recording's delivery feedback (or why it could not be transcribed)
+    voice: Any           # gr.State: {"transcript", "delivery"} of the last recording, until it is submitted
+    read_aloud: Any      # hidden when espeak-ng is not installed
+    question_audio: Any
 
 
 @dataclass
@@ -51,6 +57,7 @@ class ProgressView:
     tab: Any
     refresh: Any
     plot: Any
+    delivery_plot: Any
     weakest: Any
     reviews: Any
     sessions: Any
@@ -109,8 +116,14 @@ def _interview_tab(tracks: list[str], difficulties: list[str]) -> InterviewView:
         with gr.Column(scale=3):
             chat = gr.Chatbot(label="Coach", height=560, elem_id="chat", feedback_options=None,
                               placeholder="Choose tracks and press **Start**.")
-            answer_in = gr.Textbox(lines=4, max_lines=14, label="Your answer", elem_id="answer-box",
-                                   placeholder="Answer as you would out loud; several sentences.")
+            with gr.Row(equal_height=False):
+                answer_in = gr.Textbox(lines=4, max_lines=14, label="Your answer", elem_id="answer-box", scale=3,
+                                       placeholder="Answer as you would out loud; several sentences. Or record "
+                                                   "it: the transcript appears here to edit before you submit.")
+                with gr.Column(scale=2, min_width=240):
+                    audio_in = gr.Audio(sources=["microphone", "upload"], type="filepath", elem_id="answer-audio",
+                                        label="Or speak your answer (transcribed offline)")
+                    delivery_md = gr.Markdown("", elem_id="delivery")
             with gr.Row():
                 submit_btn = gr.Button("Submit answer", variant="primary", elem_id="submit-btn")
                 retry_btn = gr.Button("Retry", elem_id="retry-btn", interactive=False)
@@ -118,12 +131,17 @@ def _interview_tab(tracks: list[str], difficulties: list[str]) -> InterviewView:
                 hint_btn = gr.Button("Hint", elem_id="hint-btn")
                 model_btn = gr.Button("Show model answer", elem_id="model-btn", interactive=False)
                 end_btn = gr.Button("End session", variant="stop", elem_id="end-btn")
+                read_btn = gr.Button("🔊 Read the question aloud", elem_id="read-aloud-btn",
+                                     visible=can_read_aloud())
+            question_audio = gr.Audio(label="The question, read aloud", autoplay=True, interactive=False,
+                                      visible=False, elem_id="question-audio")
         with gr.Column(scale=2):
             gr.Markdown("### Sources\nClick a [n] marker to open its note.")
             sources_html = gr.HTML(render.sources_panel([]), label="sources", elem_id="sources-panel")
     result_json = gr.JSON(visible=False, label="result")
     return InterviewView(track_in, difficulty_in, mode_in, n_in, start_btn, chat, answer_in, submit_btn,
-                         retry_btn, skip_btn, hint_btn, model_btn, end_btn, sources_html, result_json)
+                         retry_btn, skip_btn, hint_btn, model_btn, end_btn, sources_html, result_json,
+                         audio_in, delivery_md, gr.State(None), read_btn, question_audio)
 
 
 def _ask_tab() -> AskView:
@@ -150,6 +168,8 @@ def _ask_tab() -> AskView:
 def _progress_tab(tab) -> ProgressView:
     refresh_btn = gr.Button("Refresh", size="sm")
     history_plot = gr.Plot(label="Score per track over time", format="png", elem_id="progress-plot")
+    delivery_plot = gr.Plot(label="Delivery of spoken answers per session", format="png",
+                            elem_id="delivery-plot")
     with gr.Row():
         weakest_df = gr.Dataframe(headers=["topic", "track", "score", "answers"],
                                   label="Weakest topics", interactive=False, wrap=True)
@@ -162,7 +182,8 @@ def _progress_tab(tab) -> ProgressView:
     with gr.Row():
         resume_in = gr.Dropdown([], label="Unfinished sessions", scale=3, allow_custom_value=True)
         resume_btn = gr.Button("Resume", scale=1)
-    return ProgressView(tab, refresh_btn, history_plot, weakest_df, due_df, sessions_df, resume_in, resume_btn)
+    return ProgressView(tab, refresh_btn, history_plot, delivery_plot, weakest_df, due_df, sessions_df, resume_in,
+                        resume_btn)
 
 
 def _library_tab(tab) -> LibraryView:

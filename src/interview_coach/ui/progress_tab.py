@@ -1,10 +1,11 @@
-"""The Progress tab: scores per track over time, weakest topics, reviews, session history, and resuming
-an unfinished session (which switches to the Interview tab)."""
+"""The Progress tab: scores per track over time, the delivery of spoken answers per session, weakest
+topics, reviews, session history, and resuming an unfinished session (which switches to the Interview tab)."""
 
 from __future__ import annotations
 
 import gradio as gr
 
+from interview_coach.delivery import FILLERS_PER_MIN_OK, PACE_WPM, TARGET_S
 from interview_coach.progress import progress_data
 
 from . import render
@@ -30,11 +31,12 @@ def on_progress(services: Services):
         unfinished = [(f"#{r['id']} · {r['mode']} · {when(r['created_at'])} · "
                        f"{r['answered']}/{r['questions']} answered", r["id"])
                       for r in sessions if r["finished_at"] is None]
-        return (history_figure(store.main_scores()), weakest or None, reviews or None, table or None,
+        return (history_figure(store.main_scores()), delivery_figure(store.delivery_history()),
+                weakest or None, reviews or None, table or None,
                 gr.update(choices=unfinished, value=unfinished[0][1] if unfinished else None))
     except Exception as e:
         gr.Warning(friendly(e))
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
 
 def on_resume(services: Services, session_id, history, p):
@@ -101,10 +103,48 @@ def history_figure(scores: list[dict]):
     return fig
 
 
+# What delivery_figure plots: (Delivery field, panel title, the comfortable band shaded, or None).
+DELIVERY_PANELS = (("wpm", "words / min", PACE_WPM), ("fillers_per_min", "fillers / min", (0, FILLERS_PER_MIN_OK)),
+                   ("long_pauses", "pauses > 2 s", None), ("speaking_s", "speaking time (s)", TARGET_S))
+
+
+def delivery_figure(rows: list[dict]):
+    """Mean delivery of the spoken answers of each session, in session order: one marker per session."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    sessions: dict[int, dict] = {}
+    for r in rows:
+        s = sessions.setdefault(r["session_id"], {"when": r["answered_at"], "rows": []})
+        s["when"] = max(s["when"], r["answered_at"])
+        s["rows"].append({**r["delivery"], "long_pauses": len(r["delivery"].get("long_pauses", []))})
+    ordered = sorted(sessions.items(), key=lambda item: item[1]["when"])
+    ids = [session_id for session_id, _ in ordered]
+    fig = Figure(figsize=(9, 2.6), layout="constrained")
+    axes = fig.subplots(1, len(DELIVERY_PANELS))
+    for ax, (key, title, band) in zip(axes, DELIVERY_PANELS):
+        ax.set_title(title, fontsize="small")
+        ax.tick_params(labelsize="x-small")
+        ax.grid(alpha=0.3)
+        if band:
+            ax.axhspan(*band, color="tab:green", alpha=0.12)
+        ax.set_xlabel("session number", fontsize="x-small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        if ordered:
+            values = [sum(float(r.get(key, 0)) for r in s["rows"]) / len(s["rows"]) for _, s in ordered]
+            ax.plot(ids, values, marker="o")
+        if key != "wpm":
+            ax.set_ylim(bottom=0)
+    if not ordered:
+        fig.text(0.5, 0.5, "No spoken answers yet: record an answer in the Interview tab.",
+                 ha="center", va="center")
+    return fig
+
+
 def wire(ui: Layout, services: Services) -> None:
     v = ui.progress
     refresh = bind(on_progress, services)
-    progress_outs = [v.plot, v.weakest, v.reviews, v.sessions, v.unfinished]
+    progress_outs = [v.plot, v.delivery_plot, v.weakest, v.reviews, v.sessions, v.unfinished]
     v.refresh.click(refresh, None, progress_outs, api_name="progress")
     v.tab.select(refresh, None, progress_outs, api_visibility="private")
     v.resume.click(bind(on_resume, services), [v.unfinished, ui.interview.chat, ui.practice],

