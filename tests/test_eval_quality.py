@@ -10,7 +10,7 @@ import pytest
 
 from interview_coach.eval.data import load_claims, load_graded, load_queries, spread_groups
 from interview_coach.eval.grading import evaluate_grading
-from interview_coach.eval.judge import evaluate_judge, test_split_claims
+from interview_coach.eval.judge import evaluate_judge, held_out_claims
 from interview_coach.eval.retrieval import METRICS, evaluate_retrieval
 
 pytestmark = pytest.mark.slow
@@ -88,7 +88,7 @@ def test_trained_judge_on_its_held_out_split_does_not_regress(coach):
     from interview_coach.judge import load_judge
 
     model = load_judge(coach.settings.replace(judge="model"), embeddings=coach.embeddings)
-    result = evaluate_judge(model, test_split_claims())
+    result = evaluate_judge(model, held_out_claims())
     assert result["n"] == 500
     assert result["balanced_accuracy"] >= JUDGE_TEST_SPLIT_BALANCED_ACCURACY, result
     assert result["recall_unsupported"] >= 0.6 and result["recall_supported"] >= 0.6, result

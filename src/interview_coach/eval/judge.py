@@ -64,7 +64,7 @@ def evaluate_judge(judge, claims: Sequence[LabelledClaim], progress: Callable | 
     return result
 
 
-def test_split_claims() -> list[LabelledClaim]:
+def held_out_claims() -> list[LabelledClaim]:
     """The judgement model's held-out pairs (notes it never trained on), two-way."""
     from ..judge_data import load_pairs, split_pairs
 
@@ -112,7 +112,7 @@ def evaluate_judge_suite(coach, claims: Sequence[LabelledClaim], progress: Calla
     from .. import judge as judges
 
     result = evaluate_judge(coach.judge, claims, progress)
-    test = test_split_claims()
+    test = held_out_claims()
     result["test_split"] = evaluate_judge(coach.judge, test, progress)
     result["latency"] = answer_latency(coach.judge, coach.corpus, coach.settings)
     other = "heuristic" if coach.settings.judge == "model" else "model"
