@@ -18,6 +18,7 @@ import os
 import re
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -135,9 +136,12 @@ def main() -> None:
     parser.add_argument("--home", help="data directory with (or for) the bundled index; default a temp dir")
     parser.add_argument("--answers", type=int, default=20)
     parser.add_argument("--skip-grades", action="store_true", help="skip the typed vs spoken grade comparison")
+    parser.add_argument("--memory", action="store_true", help="only the resident memory figure")
     args = parser.parse_args()
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="bench-voice-"))
     settings = Settings.load({}, home=home)
+    if args.memory:
+        return memory(settings)
     coach = Coach(settings)
     rows = strong_answers(args.answers)
     print(f"threads {os.cpu_count()}; espeak-ng at {ESPEAK_WPM} words/min; {len(rows)} strong answers")
@@ -159,8 +163,8 @@ def main() -> None:
     hyps = wer_table(transcriber, rows, audios, coach.corpus)
     filler_recall(transcriber, rows[:6], coach.corpus)
 
+    coach.ingest()
     if not args.skip_grades:
-        coach.ingest()
         typed = [coach.grade(r["question_id"], r["answer"]).score for r in rows]
         for name in ("no prompt", "key terms (domain prompt)"):
             deltas = [coach.grade(r["question_id"], h).score - t for r, h, t in zip(rows, hyps[name], typed)]
@@ -168,8 +172,21 @@ def main() -> None:
                   f"{statistics.mean(typed):.1f}): mean {statistics.mean(deltas):+.1f}, mean |delta| "
                   f"{statistics.mean(abs(d) for d in deltas):.1f}, worst {min(deltas):+d}, within 15 points "
                   f"{sum(abs(d) <= 15 for d in deltas)}/{len(deltas)}")
-        coach.ask("What is the equal error rate?")  # the LLM too, as in the UI after a session
-        print(f"resident memory with embedder, judge, LLM and transcriber loaded: {rss_mb():.0f} MiB")
+    # In a fresh process: this one holds every answer's audio and transcripts.
+    subprocess.run([sys.executable, __file__, "--home", str(home), "--memory"], check=True)
+
+
+def memory(settings) -> None:
+    """Resident memory with what the UI holds after a spoken answer: embedder, judge, LLM and transcriber."""
+    coach = Coach(settings)
+    coach.ingest()
+    row = strong_answers(1)[0]
+    coach.grade(row["question_id"], row["answer"])
+    coach.ask("What is the equal error rate?")
+    before = rss_mb()
+    hear_answer(load_transcriber(settings), sixty_seconds(strong_answers(4)), question_texts(coach.corpus, row))
+    print(f"resident memory, embedder + judge + LLM: {before:.0f} MiB; with the transcriber after a 60 s "
+          f"answer: {rss_mb():.0f} MiB")
 
 
 if __name__ == "__main__":

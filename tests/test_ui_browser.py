@@ -195,6 +195,8 @@ def test_voice_answer_in_chromium(coach_env, tmp_path):
             expect(chat.locator(".score-card").last).to_contain_text(re.compile(r"Score: \d+/100"), timeout=60_000)
             expect(chat).to_contain_text("Delivery")
             expect(chat).to_contain_text("words/min")
+            page.locator("#model-btn").click()  # loads the LLM too, for the memory figure below
+            expect(chat.locator(".model-answer")).to_contain_text("Model answer", timeout=60_000)
 
             # A corrupt recording: a message beside the box, and the typed answer stays.
             box.fill("My typed answer must survive.")
@@ -208,7 +210,8 @@ def test_voice_answer_in_chromium(coach_env, tmp_path):
             page.get_by_role("tab", name="Progress").click()
             expect(page.locator("#delivery-plot img")).to_be_visible(timeout=20_000)
             page.screenshot(path=str(OUTPUT / "voice-progress.png"), full_page=True)
-            print(f"UI server resident memory with the transcriber loaded: {rss_mb(server.pid):.0f} MiB")
+            print(f"UI server resident memory, embedder, judge, LLM and transcriber loaded: "
+                  f"{rss_mb(server.pid):.0f} MiB")
         finally:
             browser.close()
 

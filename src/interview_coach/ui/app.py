@@ -49,6 +49,6 @@ def launch(coach, host: str = "127.0.0.1", port: int = 7860, auth=None, share: b
     # Two workers keep quick actions responsive while another user's model call runs.
     app.queue(default_concurrency_limit=2, max_size=64)
     app.launch(server_name=host, server_port=port, auth=auth, share=share, ssr_mode=False,
-               show_error=False, max_file_size="5mb", theme=gr.themes.Default(), css=CSS, head=HEAD,
+               show_error=False, max_file_size="60mb", theme=gr.themes.Default(), css=CSS, head=HEAD,
                footer_links=["api"], pwa=False, mcp_server=False)
     return app

@@ -220,7 +220,7 @@ def on_transcribe(services: Services, transcriber, audio, typed, p):
         why = friendly(e)
         gr.Warning(why)
         note = "Your typed answer is unchanged." if (typed or "").strip() else "Type your answer, or record again."
-        return gr.skip(), None, f"⚠️ {render.esc(why)} {note}"
+        return gr.skip(), None, f"⚠️ {render.esc(why.rstrip('.'))}. {note}"
     voice = {"transcript": transcript.text, "delivery": delivery.to_dict()}
     return merged(typed, transcript.text), voice, delivery_markdown(delivery) + (
         "\n\n*Check the transcript in the answer box, correct it if needed, then press Submit.*")

@@ -131,7 +131,7 @@ def _interview_tab(tracks: list[str], difficulties: list[str]) -> InterviewView:
                 hint_btn = gr.Button("Hint", elem_id="hint-btn")
                 model_btn = gr.Button("Show model answer", elem_id="model-btn", interactive=False)
                 end_btn = gr.Button("End session", variant="stop", elem_id="end-btn")
-                read_btn = gr.Button("🔊 Read the question aloud", elem_id="read-aloud-btn",
+                read_btn = gr.Button("Read the question aloud", elem_id="read-aloud-btn",
                                      visible=can_read_aloud())
             question_audio = gr.Audio(label="The question, read aloud", autoplay=True, interactive=False,
                                       visible=False, elem_id="question-audio")
