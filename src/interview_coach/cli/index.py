@@ -86,7 +86,6 @@ def cmd_status(args) -> int:
     return 0
 
 
-
 def add_parsers(sub) -> None:
     p = sub.add_parser("ingest", help="index the bundled corpus plus your own .md/.txt folders",
                        description="Chunk, embed and index the bundled notes plus any folders you give "
