@@ -35,11 +35,13 @@ test: $(STAMP) /usr/bin/chromium /usr/bin/espeak-ng
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_index.py
+	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_ask.py
 	$(BIN)/python bench/bench_grade.py
 	$(BIN)/python bench/bench_judge.py
+	$(BIN)/python bench/bench_voice.py
 
-# Retrain the judgement model from training/judge/data (seeded; ~25 min on 2 CPU cores, uses a GPU if present).
+# Retrain the judgement model from training/judge/data (seeded; 53 min on 2 CPU cores shared with other work; uses a GPU if present).
 train-judge: $(STAMP)
 	$(BIN)/pip install -e ".[test,train]"
 	HF_HUB_OFFLINE=1 $(BIN)/python training/train_judge.py

@@ -140,6 +140,21 @@ def test_score_judge_orients_the_confusion_matrix_by_label():
     assert result["accuracy_by_kind"] == {"negation": 1.0, "paraphrase": 0.0, "unrelated": 0.0, "verbatim": 1.0}
 
 
+
+def test_judge_comparison_rows_pair_each_judge_with_each_dataset_and_skip_missing_ones():
+    from interview_coach.eval.judge import comparison_rows, latency_rows
+
+    claims = [LabelledClaim("c", "x", "unsupported"), LabelledClaim("c", "z", "supported")]
+    m = score_judge(claims, [True, False])
+    j = dict(m, test_split=m, latency={"p50_ms": 5.0},
+             compared={"judge": "heuristic", "claims": m, "test_split": None, "latency": None})
+    rows = comparison_rows(j)
+    assert [(who, data) for who, data, _ in rows] == [("configured", "labelled claims"),
+                                                     ("configured", "held-out test split"),
+                                                     ("heuristic", "labelled claims")]
+    assert latency_rows(j) == [("configured", {"p50_ms": 5.0})]
+    assert comparison_rows({"n": 0, "compared": None, "test_split": None})[0][0] == "configured"
+
 def _naive_tau_b(x, y):
     concordant = discordant = ties_x = ties_y = 0
     for i in range(len(x)):

@@ -22,9 +22,9 @@ HYBRID_MRR_AT_10 = 0.89
 HYBRID_HIT_AT_1 = 0.82
 # The default judge on all 265 labelled claims (measured: balanced accuracy 0.661, CI 0.607-0.716).
 JUDGE_BALANCED_ACCURACY = 0.63
-# The trained judge (COACH_JUDGE=model) on its held-out test split, 500 pairs of 25 unseen notes
-# (measured: balanced accuracy 0.766, CI 0.728-0.801).
-JUDGE_TEST_SPLIT_BALANCED_ACCURACY = 0.73
+# The trained judge (COACH_JUDGE=model) on its held-out test split, 675 pairs of 25 unseen notes
+# (measured: balanced accuracy 0.739, CI 0.706-0.769).
+JUDGE_TEST_SPLIT_BALANCED_ACCURACY = 0.71
 # The grader on 32 of the 128 graded answers, 8 whole questions spread over the tracks
 # (measured: pairwise accuracy 0.958 (46 of 48 pairs) and Spearman 0.850 on this subset; 0.945 and
 # 0.838 on all 128).
@@ -84,12 +84,12 @@ def test_judge_does_not_regress(coach):
 
 
 def test_trained_judge_on_its_held_out_split_does_not_regress(coach):
-    """The trained judge on the 500 pairs of the notes it never trained on (training/judge/data)."""
+    """The trained judge on the 675 pairs of the notes it never trained on (training/judge/data)."""
     from interview_coach.judge import load_judge
 
     model = load_judge(coach.settings.replace(judge="model"), embeddings=coach.embeddings)
     result = evaluate_judge(model, held_out_claims())
-    assert result["n"] == 500
+    assert result["n"] == 675
     assert result["balanced_accuracy"] >= JUDGE_TEST_SPLIT_BALANCED_ACCURACY, result
     assert result["recall_unsupported"] >= 0.6 and result["recall_supported"] >= 0.6, result
 

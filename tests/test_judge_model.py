@@ -98,19 +98,21 @@ def test_probabilities_are_three_way_distributions(judge):
     assert abs(float(probs.sum(axis=1).min()) - 1) < 1e-4
 
 
-# Known weakness of the shipped model (why it is opt-in, COACH_JUDGE=model, and not the default): it calls
-# close paraphrases of the passage contradictions, because the hand-written hard negatives reuse the
-# passage's words. strict=True: once a retrained model gets these right, these tests fail until the
+# Known weaknesses of the shipped model (why it is opt-in, COACH_JUDGE=model, and not the default). The first
+# model called close paraphrases contradictions; the twins in its training data (training/judge/README.md)
+# fixed most of those but it now reads a swapped role (encoder/decoder, query/key) in the passage's own
+# words as support. strict=True: once a retrained model gets a case right, its test fails until the
 # marker is removed.
-PARAPHRASE_BIAS = pytest.mark.xfail(strict=True, reason="the trained judge reads close paraphrases as contradictions")
+PARAPHRASE_BIAS = pytest.mark.xfail(strict=True, reason="the trained judge reads some close paraphrases as contradictions")
+SWAPPED_ROLES = pytest.mark.xfail(strict=True, reason="the trained judge reads a swapped role in the passage's words as support")
+MISSED_CONTRADICTION = pytest.mark.xfail(strict=True, reason="the trained judge misses a contradiction put in other words")
 
 
 @pytest.mark.slow
-@PARAPHRASE_BIAS
 @pytest.mark.parametrize("claim, context", [
     ("Attention divides the scores by the square root of d_k because the dot product has variance d_k.", ATTENTION),
     ("Cross-attention takes its queries from the decoder and its keys and values from the encoder.", CROSS),
-    ("A 10 ms hop yields 100 frames each second.", FRAMES),
+    pytest.param("A 10 ms hop yields 100 frames each second.", FRAMES, marks=PARAPHRASE_BIAS),
     ("1. **L1 regularisation** adds the absolute weights to the loss, so many weights become exactly zero.", L1),
 ])
 def test_supported_paraphrases_pass(judge, claim, context):
@@ -120,8 +122,10 @@ def test_supported_paraphrases_pass(judge, claim, context):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("claim, context", [
-    ("In cross-attention the queries come from the encoder and the keys from the decoder.", CROSS),
+    pytest.param("In cross-attention the queries come from the encoder and the keys from the decoder.", CROSS,
+                 marks=SWAPPED_ROLES),
     ("L1 regularisation shrinks all weights smoothly and never makes them exactly zero.", L1),
+    ("A 10 ms hop gives 1000 frames per second.", FRAMES),
 ])
 def test_contradictions_are_reported_as_such(judge, claim, context):
     verdict = judge.check([claim], [context])[0]
@@ -130,7 +134,7 @@ def test_contradictions_are_reported_as_such(judge, claim, context):
 
 
 @pytest.mark.slow
-@PARAPHRASE_BIAS
+@MISSED_CONTRADICTION
 @pytest.mark.parametrize("claim, context", [
     ("Random forests are boosting: each tree corrects the mistakes of the previous tree.", BAGGING),
     ("Attention multiplies the scores by d_k so that the softmax saturates.", ATTENTION),
@@ -170,9 +174,9 @@ def test_evidence_points_at_the_context_that_decides(judge):
 
 @pytest.mark.slow
 def test_verification_carries_reason_codes(judge):
-    answer = ("A 10 ms hop gives 100 frames per second [1]. Queries come from the encoder in cross-attention [2]. "
-              "Frames are 25 ms long.")
-    checks = verify(answer, [FRAMES, CROSS], judge)
+    answer = ("A 10 ms hop gives 100 frames per second [1]. L1 regularisation never drives weights to exactly "
+              "zero [2]. Frames are 25 ms long.")
+    checks = verify(answer, [FRAMES, L1], judge)
     assert checks[1].code is Reason.CONTRADICTED and checks[1].evidence_source == 2
     assert checks[2].code is Reason.NO_CITATION and not checks[2].supported
     assert all(c.code in Reason for c in checks)

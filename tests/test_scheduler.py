@@ -56,10 +56,12 @@ def test_repeated_good_grades_push_due_further_and_a_lapse_pulls_it_back(store):
 def test_pick_order_due_then_weak_then_unseen(store):
     questions = [q(f"q{i}") for i in range(8)]
     # q1 overdue by 3 days, q2 overdue by 1 day, q3 weak (not due), q4 strong (not due); q0, q5-q7 unseen.
+    # q3 and q4 were reviewed yesterday: a question seen in the last 20 hours is held back (test below).
+    yesterday = T0 - timedelta(hours=21)
     scheduler.review(store, "q2", 80, T0 - timedelta(days=3))   # Good -> due T0 - 1 day
     scheduler.review(store, "q1", 10, T0 - timedelta(days=4))   # Again -> due T0 - 3 days
-    scheduler.review(store, "q3", 45, T0)                        # Hard -> due tomorrow, weak
-    scheduler.review(store, "q4", 95, T0)                        # Easy -> due in a week
+    scheduler.review(store, "q3", 45, yesterday)                 # Hard -> due soon, weak
+    scheduler.review(store, "q4", 95, yesterday)                 # Easy -> due in a week
     picked = [x.id for x in scheduler.pick_questions(questions, store, 8, now=T0, seed=1)]
     assert picked[:3] == ["q1", "q2", "q3"]
     assert sorted(picked[3:7]) == ["q0", "q5", "q6", "q7"]

@@ -85,9 +85,7 @@ def test_practice_session_in_chromium(coach_env, tmp_path):
     with serve_ui(coach_env, tmp_path) as (url, server), sync_playwright() as pw:
         print(f"\n`coach ui` ready in {time.monotonic() - started:.1f}s")
         # A fresh profile per run (Playwright passes it as --user-data-dir).
-        browser = pw.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile", executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1000})
+        browser = launch_chromium(pw, tmp_path)
         try:
             page = browser.new_page()
             outside = []  # the page must render offline: no fonts, CDN or analytics from the internet
@@ -166,9 +164,7 @@ def test_voice_answer_in_chromium(coach_env, tmp_path):
         pytest.skip("needs Debian's espeak-ng (`make test` installs it)")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with serve_ui(coach_env, tmp_path) as (url, server), sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile", executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1000})
+        browser = launch_chromium(pw, tmp_path)
         try:
             page = browser.new_page()
             page.goto(url)
@@ -226,3 +222,350 @@ def upload_audio(page, path: Path) -> None:
     if clear.count():
         clear.first.click()
     audio.locator("input[type=file]").set_input_files(str(path))
+
+
+# -- the walk-through of issue 15: one three-question practice session, a resume and the Progress tab ---
+
+THIRD_QUESTION = """\
+- id: q-adam
+  track: optimisation
+  topic: optimisers
+  difficulty: medium
+  question: How does Adam differ from SGD with momentum?
+  key_points:
+    - Momentum keeps an average of past gradients.
+    - Adam scales each parameter by a running average of squared gradients.
+    - Adam corrects the bias of the first steps.
+  follow_ups:
+    - How is AdamW different from Adam with L2 regularisation?
+  notes: [optimisers]
+  sources: [src-fixture]
+"""
+ANSWERS["Adam"] = "Momentum keeps a running average of past gradients so the steps keep their direction."
+FOLLOW_UP_ANSWER = "I am not sure; something about the softmax and the gradients."
+
+
+def marker_titles(page) -> dict[str, str]:
+    """{n: title of the note the panel opens for [n]} for every marker in the chat now."""
+    seen = {}
+    # Gradio's sanitiser drops data-* attributes in chat messages: the marker's href names its source.
+    hrefs = page.locator("#chat a.cite").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    for n in (h.removeprefix("#source-") for h in hrefs):
+        item = page.locator(f"#sources-panel details.source[data-n='{n}']")
+        seen[n] = item.locator("summary").inner_text() if item.count() == 1 else None
+    return seen
+
+
+def check_citations(page, first_seen: dict[str, str]) -> None:
+    """Every marker in the chat opens the note it opened when it appeared; the panel lists each note once,
+    numbered 1..N without gaps."""
+    from playwright.sync_api import expect
+
+    now = marker_titles(page)
+    for n, title in first_seen.items():
+        assert now.get(n) == title, f"[{n}] opened {title!r} when shown, now {now.get(n)!r}"
+    summaries = page.locator("#sources-panel details.source summary").all_inner_texts()
+    numbers = [int(re.match(r"\[(\d+)\]", s).group(1)) for s in summaries]
+    assert numbers == list(range(1, len(numbers) + 1)), summaries
+    titles = [re.sub(r"^\[\d+\]\s*", "", s) for s in summaries]
+    assert len(titles) == len(set(titles)), f"a note is listed twice: {titles}"
+    for marker in page.locator("#chat a.cite").all():
+        marker.scroll_into_view_if_needed()
+        marker.click()
+        n = marker.get_attribute("href").removeprefix("#source-")
+        expect(page.locator(f"#sources-panel details.source[data-n='{n}']")
+               ).to_have_attribute("open", "")
+
+
+def check_excerpts(page) -> None:
+    """Note excerpts in the critiques are whole sentences without markdown, and so are the sources."""
+    quoted = re.findall(r"(?:notes|Notes say): “([^”]+)”", page.locator("#chat").inner_text())
+    assert quoted
+    for excerpt in quoted:
+        assert excerpt[0].isupper() and re.search(r"([.!?]| …)$", excerpt), excerpt
+        assert "**" not in excerpt and "__" not in excerpt, excerpt
+    panel = page.locator("#sources-panel").inner_text()
+    assert "**" not in panel and "##" not in panel
+
+
+def test_excerpts_are_whole_plain_sentences():
+    """The pieces the walk-through found: a sentence cut at a line break or a bold run-in heading, and a
+    formula cut by the sentence splitter (never picked for an extractive answer)."""
+    from interview_coach import extractive
+
+    note_blocks, whole_excerpt = extractive.note_blocks, extractive.whole_excerpt
+
+    note = ("## Steps\n4. **Windowing.** Multiply each frame by a Hann window to taper\nthe edges.\n"
+            "5. **Token ids.** Token ids index the rows of the embedding table.\n")
+    assert note_blocks(note) == ["Steps", "Windowing: Multiply each frame by a Hann window to taper the edges.",
+                                 "Token ids: Token ids index the rows of the embedding table."]
+    assert whole_excerpt("** Multiply each frame by a Hann window to taper", note) == (
+        "Windowing: Multiply each frame by a Hann window to taper the edges.")
+    assert whole_excerpt("** Token ids index the rows of the embedding table.", note).startswith("Token ids:")
+    assert whole_excerpt("**Bold** piece without its source") == "Bold piece without its source"
+    assert not extractive._is_whole_sentence("The gradient through the layers is Π_{k=l+1.")
+    assert not extractive._is_whole_sentence("With unit variance entries the dot product has Var(q")
+
+
+def remember_markers(page, seen: dict[str, str]) -> None:
+    for n, title in marker_titles(page).items():
+        assert title is not None, f"[{n}] opens nothing"
+        seen.setdefault(n, title)
+
+
+def submit(page, text: str, button: str = "#submit-btn") -> None:
+    from playwright.sync_api import expect
+
+    cards = page.locator("#chat .score-card").count()
+    page.locator("#answer-box textarea").fill(text)
+    page.locator(button).click()
+    expect(page.locator("#chat .score-card")).to_have_count(cards + 1, timeout=60_000)
+
+
+def current_question(page) -> str:
+    return page.locator("#chat .message-row, #chat [data-testid='bot']").filter(
+        has_text=re.compile("Question \\d of")).last.inner_text()
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot with the chat scrolled to its latest message."""
+    latest = page.locator("#chat [data-testid='bot']").last
+    if latest.count() and latest.is_visible():
+        latest.scroll_into_view_if_needed()
+    page.screenshot(path=str(OUTPUT / f"walkthrough-{name}.png"), full_page=True)
+
+
+def test_walkthrough_in_chromium(coach_env, corpus_dir, tmp_path):
+    """Issue 15's walk-through: a three-question practice session with a follow-up, a skip and a retry;
+    citations that stay right for the whole session; a resume; the Progress tab. Screenshots go to
+    tests/output/ui_browser/walkthrough-*.png."""
+    from playwright.sync_api import expect, sync_playwright
+
+    bank = corpus_dir / "questions" / "bank.yaml"
+    bank.write_text(bank.read_text() + THIRD_QUESTION)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with serve_ui(coach_env, tmp_path) as (url, _), sync_playwright() as pw:
+        browser = launch_chromium(pw, tmp_path)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            chat = page.locator("#chat")
+            expect(page.locator("#start-btn")).to_be_visible(timeout=30_000)
+            page.locator("#start-btn").click()
+            expect(chat).to_contain_text("Question 1 of 3", timeout=30_000)
+            check_first_screen(page)
+            seen: dict[str, str] = {}
+
+            # A hint names its question and nudges toward a key point (the note's section), never "Topic: x".
+            page.locator("#hint-btn").click()
+            hint = chat.locator("[data-testid='bot']").filter(has_text="Hint for Question 1").last
+            expect(hint).to_contain_text("Key point 1 of 3: your notes cover it under", timeout=20_000)
+            expect(chat).not_to_contain_text("Topic:")
+
+            submit(page, answer_for(current_question(page)))
+            remember_markers(page, seen)
+            expect(chat).to_contain_text("Follow-up", timeout=10_000)
+            submit(page, FOLLOW_UP_ANSWER)
+            remember_markers(page, seen)
+            expect(chat).to_contain_text("Question 2 of 3", timeout=10_000)
+            shot(page, "1-practice")
+
+            # After a skip, the model answer is for the skipped question and says so under the next one.
+            skipped = current_question(page).splitlines()[-1]
+            page.locator("#skip-btn").click()
+            expect(chat).to_contain_text("Question 3 of 3", timeout=20_000)
+            page.locator("#model-btn").click()
+            # The model's text streams into a box marked provisional, replaced by the verified answer.
+            expect(chat.locator(".provisional")).to_contain_text("not yet verified", timeout=30_000)
+            model = chat.locator(".model-answer")
+            expect(model).to_have_count(1, timeout=90_000)
+            expect(chat.locator(".provisional")).to_have_count(0)
+            expect(chat).not_to_contain_text("▍", timeout=60_000)
+            expect(model).to_contain_text("Model answer to Question 2")
+            expect(model).to_contain_text(skipped)
+            remember_markers(page, seen)
+            shot(page, "2-skip")
+
+            third = current_question(page)
+            submit(page, answer_for(third))
+            remember_markers(page, seen)
+            retry_the_last_answer(page, answer_for(third))
+            remember_markers(page, seen)
+            assert len(seen) >= 2, seen
+            check_citations(page, seen)
+            check_excerpts(page)
+            shot(page, "3-citations")
+
+            page.locator("#end-btn").click()
+            expect(chat).to_contain_text("finished", timeout=30_000)
+            for button in ("#submit-btn", "#skip-btn", "#hint-btn", "#retry-btn", "#model-btn"):
+                expect(page.locator(button)).to_be_disabled()
+            summary = chat.locator("[data-testid='bot']").filter(has_text="Session 1 finished").last
+            expect(summary).to_contain_text("skipped")
+            expect(summary).to_contain_text(re.compile(r"\d+/100 first attempt \(counts\) · retry \d+/100 \([+-]\d+\)"))
+            expect(summary).to_contain_text("Your first attempt counts for the score")
+            shot(page, "4-summary")
+
+            page, asked = resume_in_a_new_tab(browser, page, url)
+            # The skip is the question's last first attempt unless session 2 asked it again.
+            check_progress_tab(page, skips=int(asked != skipped))
+            check_ask_tab(page)
+        finally:
+            browser.close()
+
+
+def retry_the_last_answer(page, answer: str) -> None:
+    """An empty Retry says so in the chat; a retry's card names its question and shows the change."""
+    from playwright.sync_api import expect
+
+    chat = page.locator("#chat")
+    page.locator("#answer-box textarea").fill("")
+    page.locator("#retry-btn").click()
+    expect(chat).to_contain_text("To retry Question 3, type your new answer", timeout=10_000)
+    submit(page, answer + " I would add that I have checked this against my notes.", "#retry-btn")
+    card = chat.locator(".score-card").last
+    expect(card).to_contain_text("Retry of Question 3")
+    expect(card).to_contain_text(re.compile(r"\(\+?-?\d+ vs \d+\)"))
+    expect(chat.locator("[data-testid='user']").last).to_contain_text("Retry of Question 3")
+
+
+def check_first_screen(page) -> None:
+    """At 1400x1000 the answer box and Submit are on screen when a session starts, and no floating label
+    sits over the chat."""
+    assert page.evaluate("window.scrollY") == 0
+    for target in ("#answer-box textarea", "#submit-btn"):
+        box = page.locator(target).bounding_box()
+        assert box["y"] + box["height"] <= 1000, f"{target} is below the fold: {box}"
+    assert not page.locator("#chat [data-testid='block-label']").is_visible()
+
+
+def resume_in_a_new_tab(browser, page, url: str) -> None:
+    """Leave a session at its follow-up, open a fresh tab and resume it from Progress: the original
+    question and the answer come back before the follow-up."""
+    from playwright.sync_api import expect
+
+    page.locator("#start-btn").click()
+    expect(page.locator("#chat")).to_contain_text("Session 2:", timeout=30_000)
+    expect(page.locator("#chat")).not_to_contain_text("finished")
+    question = current_question(page)
+    submit(page, answer_for(question))
+    expect(page.locator("#chat")).to_contain_text("Follow-up to question 1", timeout=10_000)
+    page.close()
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_role("tab", name="Progress").click()
+    expect(page.locator("#unfinished input")).to_have_value(re.compile("^#2 "), timeout=20_000)
+    page.get_by_role("button", name="Resume").click()
+    chat = page.locator("#chat")
+    expect(chat).to_contain_text("Resumed session 2", timeout=30_000)
+    expect(chat).to_contain_text(question.splitlines()[-1])
+    expect(chat).to_contain_text(answer_for(question))
+    expect(chat).to_contain_text("Follow-up to question 1")
+    text = chat.inner_text()
+    assert text.index(question.splitlines()[-1]) < text.index("Follow-up to question 1")
+    shot(page, "5-resume")
+    return page, question.splitlines()[-1]
+
+
+# How many lines an element's text takes: the distinct tops of the text's boxes.
+ONE_LINE = """el => { const w = document.createTreeWalker(el, NodeFilter.SHOW_TEXT); const tops = new Set();
+  for (let n = w.nextNode(); n; n = w.nextNode()) { if (!n.textContent.trim()) continue;
+    const r = document.createRange(); r.selectNodeContents(n);
+    for (const b of r.getClientRects()) tops.add(Math.round(b.top)); }
+  return tops.size; }"""
+
+
+def launch_chromium(pw, tmp_path):
+    """Debian's chromium, headless, with its own profile, at the 1400x1000 the walk-through was reported at."""
+    return pw.chromium.launch_persistent_context(
+        tmp_path / "chromium-profile", executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+        viewport={"width": 1400, "height": 1000})
+
+
+def check_progress_tab(page, skips: int) -> None:
+    """Every Reviews column has a header and "upcoming" fits on one line; the skip of question 2 shows as a
+    skip, in the Reviews and in the session history."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Progress").click()
+    reviews, sessions = page.locator("#reviews-table"), page.locator("#sessions-table")
+    expect(reviews).to_contain_text("upcoming", timeout=20_000)
+    headers = [h.strip() for h in reviews.locator("thead th").all_inner_texts()]
+    assert len(headers) == 4 and all(headers), headers
+    upcoming = reviews.locator("tbody td").filter(has_text=re.compile("^upcoming$")).all()
+    assert upcoming
+    for cell in upcoming:
+        assert cell.evaluate(ONE_LINE) == 1, f"'upcoming' wraps: {cell.inner_html()}"
+    expect(reviews.locator("tbody td").filter(has_text=re.compile("^skipped$"))).to_have_count(skips)
+    assert "skipped" in [h.strip() for h in sessions.locator("thead th").all_inner_texts()]
+    # Rows as the user reads them (the table's hidden sizing rows hold other text): session, mode, started,
+    # questions, answered, skipped, score, status.
+    shown = sessions.inner_text()
+    assert re.search(r"\n1\npractice\n[^\n]+\n3\n2\n1\n\d+\nfinished", shown), shown  # Q2 skipped
+    assert re.search(r"\n2\npractice\n[^\n]+\n3\n1\n0\n\d+\nactive", shown), shown
+    # Opening the tab refreshes every panel: wait for the refresh to finish, so the screenshot shows them.
+    expect(page.get_by_text(re.compile(r"^processing"))).to_have_count(0, timeout=30_000)
+    shot(page, "6-progress")
+
+
+def check_ask_tab(page) -> None:
+    """Ask: the draft streams in a provisional box; then only verified sentences, and each cited note once."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Ask your notes").click()
+    page.locator("#ask-box textarea").fill("Why divide by sqrt(d_k) in attention?")
+    page.locator("#ask-btn").click()
+    answer = page.locator("#ask-answer")
+    expect(answer.locator(".provisional")).to_contain_text("Drafting — not yet verified", timeout=30_000)
+    assert answer.locator(".sent").count() == 0, "a sentence was shown as verified while drafting"
+    expect(answer.locator(".answer-meta")).to_contain_text("sentences supported", timeout=90_000)
+    expect(answer.locator(".provisional")).to_have_count(0)
+    titles = page.locator("#ask-sources details.source summary").all_inner_texts()
+    assert titles and len({re.sub(r"^\[\d+\]\s*", "", t) for t in titles}) == len(titles), titles
+    shot(page, "7-ask")
+
+
+def test_progress_plot_has_a_date_axis_for_one_point():
+    """One session used to be drawn on an axis from 2025 to 2029: the axis spans days around the point."""
+    from matplotlib.dates import num2date
+
+    from interview_coach.ui.progress_tab import history_figure
+
+    fig = history_figure([{"track": "transformers", "session_id": 1, "score": 40,
+                           "answered_at": "2026-03-02T09:00:00+00:00"}])
+    lo, hi = (num2date(x) for x in fig.axes[0].get_xlim())
+    assert 1 <= (hi - lo).days <= 3, (lo, hi)
+
+
+def test_interview_review_numbers_sources_once_per_session():
+    """Interview mode's held feedback: two cards citing overlapping notes used to list two different [1]s;
+    the session's book gives every note one number, and both cards' markers open the right one."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from interview_coach.chunking import Citation
+    from interview_coach.grading import Grade, PointResult
+    from interview_coach.interview import Summary, Turn
+    from interview_coach.ui import render
+    from interview_coach.ui.interview_tab import finish_messages
+    from interview_coach.ui.state import InterviewTabState
+
+    def grade(citations):
+        return Grade("q", "Q?", "an answer", 40, citations=citations,
+                     missed=[PointResult(f"point {c.n}", False, 0.1, citation=c.n, excerpt=c.text) for c in citations])
+
+    def turn(k):
+        return Turn(k, f"q{k}", f"Question {k}?", "main", k, 2, "t", "topic", datetime.now(UTC))
+
+    a, b1, b2, c = (Citation(1, "a::0", "notes/a.md", "Note A", "A says this."),
+                    Citation(2, "b::0", "notes/b.md", "Note B", "B says this."),
+                    Citation(1, "b::1", "notes/b.md", "Note B", "B also says that."),
+                    Citation(3, "c::0", "notes/c.md", "Note C", "C says this."))
+    summary = Summary(7, "interview", [(turn(1), grade([a, b1])), (turn(2), grade([b2, c]))], {}, {}, [], [], 40)
+    p = InterviewTabState(session=SimpleNamespace(finish=lambda: summary, config=SimpleNamespace(mode="interview")))
+    first, second, _ = (m["content"] for m in finish_messages(p)[0])
+    assert re.findall(r"#source-(\d+)", first) == ["1", "2"] and re.findall(r"#source-(\d+)", second) == ["2", "3"]
+    assert [(n.n, n.title, [x.id for x in n.passages]) for n in p.book.notes] == [
+        (1, "Note A", ["a::0"]), (2, "Note B", ["b::0", "b::1"]), (3, "Note C", ["c::0"])]
+    panel = render.sources_panel(p.book.notes)
+    assert panel.count("<details") == 3 and "B also says that." in panel

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 # The fixture bank has one medium question (attention) and one easy one (normalisation), so the
 # difficulty decides which question each client gets.
 CLIENTS = {
-    "medium": {"question_id": "q-sqrt-dk", "topic": "attention", "answer": ANSWERS["sqrt(d_k)"]},
-    "easy": {"question_id": "q-layernorm", "topic": "normalisation", "answer": ANSWERS["LayerNorm"]},
+    "medium": {"question_id": "q-sqrt-dk", "note": "Scaled dot-product attention", "answer": ANSWERS["sqrt(d_k)"]},
+    "easy": {"question_id": "q-layernorm", "note": "BatchNorm versus LayerNorm", "answer": ANSWERS["LayerNorm"]},
 }
 
 
@@ -86,9 +86,11 @@ def test_two_concurrent_sessions_get_their_own_critiques(coach_env, tmp_path):
             paste_chat, paste_result = r["paste"]
             assert "50,000 characters" in paste_chat
             assert not (isinstance(paste_result, dict) and "grade" in paste_result)
-            assert expected["topic"] in r["hint"]["hint"], r["hint"]
+            # The hint points into the question's own note and names the question it is for.
+            assert expected["note"] in r["hint"]["hint"], r["hint"]
+            assert r["hint"]["turn"]["question_id"] == expected["question_id"]
             other = next(v for k, v in CLIENTS.items() if k != difficulty)
-            assert other["topic"] not in r["hint"]["hint"]
+            assert other["note"] not in r["hint"]["hint"]
             print(f"\n{difficulty}: {expected['question_id']} scored {grade['score']} in {r['seconds']:.1f}s")
 
         # Ask your notes, with the closed-book answer beside it (the hallucination demonstration).

@@ -13,12 +13,25 @@ import wave
 
 import numpy as np
 import pytest
-
 from conftest import coach_command
+
 from interview_coach import store as store_module
 from interview_coach.delivery import Delivery, count_fillers, long_pauses, measure
-from interview_coach.transcribe import (AudioError, Word, domain_prompt, domain_terms, hear_answer, load_audio,
-                                        normalise_words, word_error_rate)
+from interview_coach.eval.voice import (
+    jargon_recall,
+    normalise_words,
+    pooled_wer,
+    word_error_rate,
+)
+from interview_coach.spoken_text import follow_pauses, silences, small_numbers_as_words
+from interview_coach.transcribe import (
+    AudioError,
+    Word,
+    domain_prompt,
+    domain_terms,
+    hear_answer,
+    load_audio,
+)
 
 RATE = 16_000
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
@@ -102,13 +115,78 @@ def test_word_error_rate_counts_edits_over_reference_words():
     assert word_error_rate("", "") == 0 and word_error_rate("", "noise") == 1
     assert normalise_words("ECAPA-TDNN's d_k, 1% and 0.5") == ["ecapa", "tdnn's", "d", "k", "1", "percent",
                                                                 "and", "0.5"]
+    assert word_error_rate("under one percent, four times", "under 1%, 4 times") == 0
 
 
 def test_domain_prompt_holds_the_question_jargon():
     terms = domain_terms(["Why divide by sqrt(d_k)? Compare LayerNorm and BatchNorm on unit-variance inputs.",
                           "EER is where FAR equals FRR; ECAPA-TDNN and L2 norms, 80-10-10. It is fine."])
     assert terms == ["d_k", "LayerNorm", "BatchNorm", "EER", "FAR", "FRR", "ECAPA-TDNN", "L2", "80-10-10"]
-    assert domain_prompt(["EER and FAR", "the FAR again"]) == "EER, FAR." and domain_prompt(["plain words"]) == ""
+    # The question as asked, then the key terms of question and rubric; no terms, no list.
+    assert domain_prompt(["Define  the EER.", "EER is where FAR equals FRR"]) == "Define the EER. EER, FAR, FRR."
+    assert domain_prompt(["plain words?"]) == "plain words?" and domain_prompt([]) == ""
+
+
+def test_pooled_wer_weighs_answers_by_length_and_jargon_recall_counts_terms():
+    assert pooled_wer(["a b c d", "e f"], ["a b c d", "x y"]) == pytest.approx(2 / 6)
+    assert jargon_recall("The EER on VoxCeleb with ECAPA-TDNN.", "the ER on VoxCeleb with ecapa tdnn") == (2, 3)
+
+
+# -- a transcript written as typed: numbers and sentence ends -----------------------------------------------------
+
+
+def raw(*timed) -> list[Word]:
+    """Whisper's words as _pass keeps them: each with its leading space."""
+    return [Word(w, s, e) for w, s, e in timed]
+
+
+def text(ws) -> str:
+    return "".join(w.word for w in ws).strip()
+
+
+def test_small_counts_become_words_and_measurements_stay_figures():
+    said = raw((" 1", 0, .2), (" term", .2, .5), (" per", .5, .6), (" layer.", .6, 1), (" 4", 1, 1.2),
+               (" times", 1.2, 1.5), (" the", 1.5, 1.6), (" data,", 1.6, 2), (" 15%", 2, 2.4), (" and", 2.4, 2.5),
+               (" 2", 2.5, 2.7), (" percent,", 2.7, 3), (" 16", 3, 3.2), (" kHz,", 3.2, 3.5), (" toward", 3.5, 3.8),
+               (" 1", 3.8, 4), (".5", 4, 4.2), (" n", 4.2, 4.3), (" minus", 4.3, 4.5), (" 1.", 4.5, 4.7))
+    assert text(small_numbers_as_words(said)) == ("One term per layer. Four times the data, 15% and 2 percent, 16 kHz, "
+                                                  "toward 1.5 n minus one.")
+    # Timings are untouched: delivery is measured on the same words.
+    assert [(w.start, w.end) for w in small_numbers_as_words(said)] == [(w.start, w.end) for w in said]
+
+
+def test_sentence_ends_follow_the_pauses():
+    said = raw((" the", 0, .2), (" scores", .2, .6), (" grow", .6, 1.0), (" Large", 1.4, 1.8), (" logits.", 1.8, 2.2),
+               (" Saturate", 2.25, 2.7), (" the", 2.7, 2.8), (" softmax,", 2.8, 3.2), (" so", 3.6, 3.8),
+               (" self", 3.8, 4.0), ("-attention", 4.0, 4.6))
+    # A pause after "grow" and after "softmax,"; none at Whisper's full stop after "logits".
+    heard = follow_pauses(said, [(1.0, 1.4), (3.2, 3.6)])
+    assert text(heard) == "the scores grow. Large logits, saturate the softmax. So self-attention"
+    assert follow_pauses(said, []) == said  # no measurable pause (a noisy recording): Whisper's text stands
+
+
+@needs_espeak
+def test_silences_finds_the_pause_at_a_full_stop_in_speech():
+    first, second = speak("The scores grow with the dimension."), speak("Large logits saturate the softmax.")
+    audio = np.concatenate([first, silence(0.5), second])
+    found = silences(audio, RATE)
+    # espeak-ng's own trailing silence plus the 0.5 s between the sentences, and nothing inside a sentence.
+    inside = [(a, b) for a, b in found if a < len(first) / RATE < b]
+    assert len(inside) == 1 and inside[0][1] - inside[0][0] >= 0.5, found
+    assert all(b - a >= 0.32 for a, b in found) and silences(silence(1.0), RATE) == []
+
+
+@needs_espeak
+def test_read_aloud_writes_one_wav_per_question(tmp_path):
+    from interview_coach.read_aloud import can_read_aloud, read_aloud
+
+    assert can_read_aloud()
+    path = read_aloud("  What is the  equal error rate? ", tmp_path)
+    with wave.open(str(path)) as f:
+        assert f.getnframes() / f.getframerate() > 1.0
+    assert read_aloud("What is the equal error rate?", tmp_path) == path and len(list(tmp_path.iterdir())) == 1
+    with pytest.raises(AudioError, match="no question to read aloud"):
+        read_aloud("   ", tmp_path)
 
 
 # -- bad input: one line, no model needed ------------------------------------------------------------------
@@ -147,8 +225,9 @@ def test_bad_audio_is_refused_with_one_clear_line(bad_audio, name, message, caps
 
 
 def test_delivery_is_stored_with_the_answer_and_old_databases_upgrade(tmp_path, monkeypatch):
-    from interview_coach.store import Store
     from test_interview import T0
+
+    from interview_coach.store import Store
 
     with monkeypatch.context() as m:  # a database written before voice answers existed
         m.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
@@ -157,7 +236,7 @@ def test_delivery_is_stored_with_the_answer_and_old_databases_upgrade(tmp_path, 
             sid = old.create_session("practice", {}, ["q1"], T0)
             turn = old.add_turn(sid, question_id="q1", question="Q?", kind="main", number=1, track="t", topic="x",
                                 asked_at=T0)
-            typed, _ = old.add_answer(turn, "typed before the upgrade", created_at=T0)
+            old.add_answer(turn, "typed before the upgrade", created_at=T0)
     with Store(tmp_path / "coach.db") as s:
         assert s.schema_version == len(store_module.MIGRATIONS) >= 2
         spoken, _ = s.add_answer(turn, "spoken answer", created_at=T0)
@@ -176,13 +255,13 @@ def test_ui_keeps_typed_text_and_stores_delivery_only_for_the_recorded_answer(se
     """The UI's voice handlers on a fake grader: failed audio leaves the typed answer alone, a transcript
     is appended (never replaces typing), and the delivery is stored with the answer that used it."""
     import gradio as gr
+    from test_interview import fake_coach
 
     from interview_coach.interview import InterviewSession, SessionConfig
     from interview_coach.store import Store
     from interview_coach.ui.common import Services
     from interview_coach.ui.interview_tab import keep_delivery, merged, on_transcribe
     from interview_coach.ui.state import InterviewTabState
-    from test_interview import fake_coach
 
     class Failing:
         def transcribe(self, audio, prompt="", verbatim=False):
@@ -218,7 +297,7 @@ def test_ui_keeps_typed_text_and_stores_delivery_only_for_the_recorded_answer(se
 def test_coach_transcribe_on_espeak_speech(tmp_path, coach_env):
     text = "Layer normalisation normalises each token over its own features, so it does not depend on the batch."
     wav = write_wav(tmp_path / "answer.wav", np.concatenate([silence(0.5), speak(text), silence(0.5)]))
-    run = subprocess.run(coach_command() + ["transcribe", str(wav), "--json"], capture_output=True, text=True,
+    run = subprocess.run(coach_command() + ["transcribe", str(wav), "--json"], capture_output=True, text=True, check=False,
                          env=coach_env, timeout=120)
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
@@ -256,6 +335,21 @@ def test_delivery_on_a_recording_with_inserted_pauses_and_fillers(transcriber):
 
 @pytest.mark.slow
 @needs_espeak
+def test_transcript_is_written_as_typed(transcriber):
+    """Counts as words and one sentence per sentence said, as the grader reads a typed answer."""
+    from interview_coach.text import split_sentences
+
+    said = ("The gradient is a product of one term per layer. If the terms are below one, it shrinks. "
+            "With four layers it is much smaller.")
+    transcript = transcriber.transcribe(speak(said))
+    assert not any(ch.isdigit() for ch in transcript.text), transcript.text
+    assert len(split_sentences(transcript.text)) == 3, transcript.text
+    assert word_error_rate(said, transcript.text) <= 0.2, transcript.text
+    assert len(transcript.words) == len(transcript.text.split())
+
+
+@pytest.mark.slow
+@needs_espeak
 def test_silence_and_noise_give_one_line_not_invented_words(transcriber, tmp_path):
     noise = (np.random.default_rng(1).standard_normal(4 * RATE) * 0.1).astype(np.float32)
     with pytest.raises(AudioError, match="no speech was recognised"):
@@ -272,7 +366,7 @@ def test_grade_from_audio_matches_the_typed_grade(tmp_path, settings, coach_env,
     typed = coach.grade("q-sqrt-dk", STRONG)
     wav = write_wav(tmp_path / "strong.wav", np.concatenate([speak(STRONG), silence(0.5)]))
     run = subprocess.run(coach_command() + ["grade", "--question", "q-sqrt-dk", "--answer-audio", str(wav), "--json"],
-                         capture_output=True, text=True, env=coach_env, timeout=300)
+                         capture_output=True, text=True, check=False, env=coach_env, timeout=300)
     assert run.returncode == 0, run.stderr
     spoken = json.loads(run.stdout)
     assert set(spoken) >= {"question_id", "score", "covered", "missed", "transcript", "delivery"}

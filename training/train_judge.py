@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=JUDGE_DATA_DIR / "hand", help="folder of hand-written *.jsonl pairs")
     parser.add_argument("--out", type=Path, default=BUNDLED_JUDGE, help="where the artefact goes")
-    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--limit-notes", type=int, default=0, help="train on this many notes only (smoke tests)")
@@ -366,10 +366,13 @@ and the strongest contradiction (`src/interview_coach/judge_model.py`).
   and lowest {t['frozen_layers']} layers are frozen and load from that package; this folder holds only the
   trained layers, pooler and classifier in fp16 (`{WEIGHTS_FILE}`).
 - **Data:** {d['hand_pairs']} hand-written pairs (`training/judge/data/hand/`, one file per track; labels
-  {d['labels']}), each (premise copied from a note, statement in a candidate's words). Training adds
-  programmatic variants of its own pairs only (a distractor sentence from an unrelated note beside the
-  premise; supported statements against another note of the same track as `neither`):
-  {d['train_pairs']} training pairs.
+  {d['labels']}), each (premise copied from a note, statement in a candidate's words). Every
+  contradiction has a correct *twin* (`<track>-twins.jsonl`, kind `close-paraphrase`): the same premise
+  and the same close, formal wording with the decisive part right, so that closeness to the premise
+  is no cue for either label. Training adds programmatic variants of its own pairs only (a distractor
+  sentence from an unrelated note beside the premise; supported statements against another note of the
+  same track as `neither`; supported statements with a role swapped, a number changed or a "not"
+  inserted as `contradicts`): {d['train_pairs']} training pairs.
 - **Splits, by note:** train {d['train_notes']} notes / dev {d['dev_notes']} / test {d['test_notes']}
   (`interview_coach.judge_data.note_splits`: per track, by a hash of the note id). Test notes are unseen
   in training; thresholds were chosen on dev (support {t['support_threshold']}, contradiction

@@ -7,7 +7,7 @@ embedding and storage are left to the index.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
@@ -65,6 +65,39 @@ class Citation:
     @classmethod
     def of(cls, n: int, chunk: "Chunk") -> "Citation":
         return cls(n, chunk.id, chunk.source, chunk.title, chunk.text, chunk.heading)
+
+
+@dataclass
+class CitedNote:
+    """One entry of a sources list: a note, its number, and each passage of it that was cited."""
+
+    n: int
+    source: str
+    title: str
+    passages: list[Citation] = field(default_factory=list)
+
+
+class CitationBook:
+    """Numbers cited notes across a whole session (or one answer): one number per note, handed out in order
+    of first citation and never reused, so a `[n]` shown earlier keeps opening the note it cited, the list
+    has no gaps and no note twice."""
+
+    def __init__(self):
+        self.notes: list[CitedNote] = []
+        self._by_source: dict[str, CitedNote] = {}
+
+    def add(self, citations) -> dict[int, int]:
+        """Enter citations numbered by one grade or answer; returns {their n: the book's n}."""
+        numbers = {}
+        for c in citations:
+            note = self._by_source.get(c.source)
+            if note is None:
+                note = self._by_source[c.source] = CitedNote(len(self.notes) + 1, c.source, c.title)
+                self.notes.append(note)
+            if all(p.id != c.id for p in note.passages):
+                note.passages.append(c)
+            numbers[c.n] = note.n
+        return numbers
 
 
 def search_text(title: str, heading: str, text: str) -> str:

@@ -19,7 +19,12 @@ QUESTION_FIELDS = (
     "id", "track", "topic", "difficulty", "question", "key_points", "follow_ups", "notes", "sources",
 )
 USER_SUFFIXES = (".md", ".markdown", ".txt")
-FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n", re.S)
+# Fences are '---' lines; Windows line ends are accepted, and the closing fence may end the file.
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\n)---[ \t]*\r?(?:\n|\Z)", re.DOTALL)
+FENCE_OPEN = re.compile(r"\A---[ \t]*\r?(?:\n|\Z)")
+FENCE_LINE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
+UNCLOSED_FRONT_MATTER = ("front matter opened with '---' on line 1 is never closed; add a '---' line after "
+                         "the YAML (or remove the first line)")
 
 
 @dataclass(frozen=True)
@@ -115,11 +120,17 @@ def read_text(path: Path, shown: str) -> tuple[str | None, Problem | None]:
         return None, Problem(shown, 1, f"cannot read file ({e.strerror or e})")
 
 
+def unclosed_front_matter(text: str) -> bool:
+    """The first line opens front matter and no later line closes it: the whole file would read as YAML."""
+    opening = FENCE_OPEN.match(text)
+    return bool(opening) and not FENCE_LINE.search(text, opening.end())
+
+
 def split_front_matter(text: str, shown: str) -> tuple[dict | None, str, list[Problem]]:
     """Return (front matter with line numbers, body, problems). Front matter lines are file lines."""
     match = FRONT_MATTER.match(text)
     if not match:
-        return None, text, []
+        return None, text, [Problem(shown, 1, UNCLOSED_FRONT_MATTER)] if unclosed_front_matter(text) else []
     try:
         meta = yaml.load(match.group(1), Loader=_LineLoader)
     except yaml.YAMLError as e:
@@ -292,6 +303,9 @@ def load_user_documents(roots: list[Path]) -> tuple[list[Document], list[str]]:
             text, problem = read_text(path, str(path))
             if problem:
                 skipped.append(f"{path}: {problem.message}")
+                continue
+            if path.suffix != ".txt" and unclosed_front_matter(text):  # else its YAML would be indexed as body
+                skipped.append(f"{path}: {UNCLOSED_FRONT_MATTER}")
                 continue
             meta, body, found = split_front_matter(text, str(path)) if path.suffix != ".txt" else (None, text, [])
             meta = meta or {}

@@ -6,6 +6,7 @@ It judges how the answer was said, never what it says (that is grading.py's job)
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field
 
 # Always fillers, whatever surrounds them (Whisper spells them several ways).
@@ -46,7 +47,7 @@ class Delivery:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Delivery":
+    def from_dict(cls, data: dict) -> Delivery:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["long_pauses"] = [Pause(**p) for p in data.get("long_pauses", [])]
         known["target_s"] = tuple(data.get("target_s", TARGET_S))
@@ -86,7 +87,7 @@ class Delivery:
 
 def clock(seconds: float) -> str:
     """85.2 -> '1:25'."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
@@ -130,7 +131,7 @@ def long_pauses(words, threshold: float = LONG_PAUSE_S) -> list[Pause]:
     """Silences between consecutive words longer than `threshold` seconds."""
     timed = [_fields(w) for w in words]
     return [Pause(round(prev_end, 2), round(start - prev_end, 2))
-            for (_, _, prev_end), (_, start, _) in zip(timed, timed[1:]) if start - prev_end > threshold]
+            for (_, _, prev_end), (_, start, _) in itertools.pairwise(timed) if start - prev_end > threshold]
 
 
 def measure(words, target_s: tuple[float, float] = TARGET_S, verbatim=None) -> Delivery:

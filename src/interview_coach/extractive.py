@@ -6,6 +6,8 @@ Retrieval (retrieval.py) and verification (verification.py) are not done here.
 
 from __future__ import annotations
 
+import re
+
 from .embeddings import embed_array
 from .text import content_words, plain, split_sentences, stem, words
 
@@ -51,8 +53,8 @@ def extract(embeddings, question: str, numbered_texts: list[tuple[int, str]], n:
     construction. `numbered_texts` are (source number, text), best source first."""
     import numpy as np
 
-    candidates = [(number, clean) for number, text in numbered_texts for sentence in split_sentences(text)
-                  if (clean := plain(sentence)) and _is_whole_sentence(clean)]
+    candidates = [(number, sentence) for number, text in numbered_texts for sentence in note_sentences(text)
+                  if _is_whole_sentence(sentence)]
     if not candidates:
         return ""
     count = len(numbered_texts)
@@ -63,8 +65,71 @@ def extract(embeddings, question: str, numbered_texts: list[tuple[int, str]], n:
 
 
 def _is_whole_sentence(sentence: str) -> bool:
-    # Chunks overlap mid-sentence, so a piece that starts in lower case is a fragment.
-    return len(sentence.split()) >= 6 and (sentence[0].isupper() or sentence[0].isdigit())
+    # Chunks overlap mid-sentence, so a piece that starts in lower case is a fragment; a formula cut by the
+    # sentence splitter ("Π_{k=l+1.", "Var(q") leaves a bracket open.
+    return (len(sentence.split()) >= 6 and (sentence[0].isupper() or sentence[0].isdigit())
+            and _balanced(sentence))
+
+
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+
+
+def _balanced(text: str) -> bool:
+    stack = []
+    for ch in text:
+        if ch in "([{":
+            stack.append(ch)
+        elif ch in _PAIRS and (not stack or stack.pop() != _PAIRS[ch]):
+            return False
+    return not stack
+
+
+# -- notes as a person reads them --------------------------------------------------------------------
+# Notes wrap their lines and open paragraphs with a bold run-in heading ("4. **Windowing.** Multiply…");
+# split as they are, a sentence ends at every line break and "** Multiply…" starts the next.
+_BLOCK_START = re.compile(r"^\s*(?:#{1,6}\s|[-*+•]\s|\d{1,3}[.)]\s|\|)")
+_RUN_IN = re.compile(r"(\*\*|__)([^*_\n]{1,80}?)[.:]\1")
+
+
+def note_blocks(text: str) -> list[str]:
+    """A note's markdown as plain blocks: headings (without their #), list items and paragraphs, each on one
+    line; a run-in heading becomes "Windowing: Multiply…"."""
+    return [block for _, block in _blocks(text)]
+
+
+def note_sentences(text: str) -> list[str]:
+    """The whole sentences of a note's text, as plain text (headings left out)."""
+    return [s for heading, block in _blocks(text) if not heading for s in split_sentences(block)]
+
+
+def _blocks(text: str) -> list[tuple[bool, str]]:
+    """(is a heading, plain text) for each block of a note's markdown."""
+    blocks: list[list] = []
+    joined = False  # the next line continues the current block
+    for line in text.splitlines():
+        if not line.strip():
+            joined = False
+            continue
+        heading = line.lstrip().startswith("#")
+        if blocks and joined and not _BLOCK_START.match(line):
+            blocks[-1][1] += " " + line.strip()
+        else:
+            blocks.append([heading, line.strip()])
+        joined = not heading  # a heading is a block of its own
+    return [(heading, clean) for heading, block in blocks if (clean := plain(_RUN_IN.sub(r"\2:", block)))]
+
+
+def whole_excerpt(excerpt: str, source_text: str = "") -> str:
+    """An excerpt shown to the candidate: the whole sentence of the source it comes from, as plain text.
+    The grader quotes sentence pieces split at line breaks and bold markers ("** Token ids index…",
+    "…the running average of squared"); without the source, the piece itself, cleaned."""
+    piece = plain(excerpt).strip(" *_")
+    if not piece:
+        return ""
+    for sentence in note_sentences(source_text):
+        if piece in sentence:
+            return sentence
+    return piece
 
 
 def _cite(sentence: str, n: int) -> str:

@@ -204,6 +204,12 @@ class InterviewSession:
         """The turn answered (or skipped) most recently: what retry() and model_answer() act on."""
         return self._last_attempted
 
+    def main_turn(self, turn: Turn) -> Turn:
+        """The main question a turn belongs to: itself, or the question a follow-up follows."""
+        if turn.kind == "main":
+            return turn
+        return next((t for t in self.turns if t.kind == "main" and t.number == turn.number), turn)
+
     def _require_current(self) -> Turn:
         if self.current is None:
             raise UsageError("the session has no question left; finish it to see the summary")
@@ -287,6 +293,19 @@ class InterviewSession:
         return Feedback(turn=turn, grade=grade, previous_score=previous,
                         delta=None if previous is None else grade.score - previous, next_turn=self.current)
 
+    def is_stored(self, turn: Turn | None, text: str) -> bool:
+        """Whether `text` is the latest stored answer to `turn`: after a failed submit, the edges tell the
+        candidate whether to submit again (False also when the store cannot be read)."""
+        from .errors import CoachError
+
+        if turn is None:
+            return False
+        try:
+            rows = self.store.answers(turn.turn_id)
+        except CoachError:
+            return False
+        return bool(rows) and rows[-1]["text"] == text.strip()
+
     def skip(self) -> Turn | None:
         """Move on. A skip is recorded as an empty answer scored 0 (reason "skipped") and schedules the
         question as Again: a skipped question is one you could not answer, so it comes back soon."""
@@ -302,22 +321,18 @@ class InterviewSession:
         return self._ask_main(turn.number + 1)
 
     def hint(self) -> str:
-        """The topic, the note that covers it and the opening words of the first key point; never the
-        point itself."""
+        """One nudge toward the next key point not yet hinted (the note section that covers it and terms to
+        think about); never the point itself. Follow-ups, which have no rubric, get the section only."""
+        from .hints import nudge
+
         turn = self._require_current()
         q = self.corpus.question(turn.question_id) if turn.question_id else None
-        parts = [f"Topic: {turn.topic} ({turn.track})."]
-        if q is not None:
-            docs = {d.id: d for d in self.corpus.documents}
-            titles = [docs[n].title for n in q.notes if n in docs]
-            if titles:
-                parts.append(f"Related note: {', '.join(titles)}.")
-            if turn.kind == "main" and q.key_points:
-                words = q.key_points[0].split()
-                lead = " ".join(words[:max(2, min(4, len(words) // 3))])
-                parts.append(f"Start from: \"{lead} …\" ({len(q.key_points)} key points in all).")
+        docs = {d.id: d for d in self.corpus.documents}
+        notes = [docs[n] for n in (q.notes if q else ()) if n in docs]
+        points = q.key_points if q is not None and turn.kind == "main" else ()
+        given = (self.store.turn(turn.turn_id) or {}).get("hints", 0)
         self.store.count_hint(turn.turn_id)
-        return " ".join(parts)
+        return nudge(turn.question, points, notes, given).text
 
     def model_answer(self, turn_id: int | None = None, *, on_token=None):
         """A cited answer to the last answered (or skipped) question, or to `turn_id`; only after an attempt."""

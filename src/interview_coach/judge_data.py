@@ -13,8 +13,9 @@ from pathlib import Path
 
 from .errors import UsageError
 from .eval.data import LabelledClaim, read_jsonl
+from .resources import judge_data_dir
 
-JUDGE_DATA_DIR = Path(__file__).resolve().parents[2] / "training" / "judge" / "data"
+JUDGE_DATA_DIR = judge_data_dir()
 LABELS = ("supports", "contradicts", "neither")
 SPLITS = ("train", "dev", "test")
 DEV_SHARE = TEST_SHARE = 0.15

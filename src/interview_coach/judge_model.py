@@ -14,11 +14,12 @@ from pathlib import Path
 
 from .errors import ModelUnavailableError
 from .judge import Judge, Reason, Verdict, register_judge
+from .resources import judge_model_dir
 from .settings import Settings, offline_environment
 from .text import plain, split_sentences
 
 LABELS = ("supports", "contradicts", "neither")
-BUNDLED_JUDGE = Path(__file__).resolve().parent / "models" / "judge"
+BUNDLED_JUDGE = judge_model_dir()
 WEIGHTS_FILE = "trained.safetensors"
 CONFIG_FILE = "judge.json"
 RETRAIN_HINT = "run `make train-judge` to rebuild it, or reinstall interview-coach"

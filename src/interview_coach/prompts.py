@@ -6,13 +6,13 @@ Which prompt to use, and what to do with the reply, is the caller's business.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import yaml
 
 from .llm import Message
+from .resources import prompts_file
 
-PROMPTS_FILE = Path(__file__).with_name("prompts.yaml")
+PROMPTS_FILE = prompts_file()
 
 
 @lru_cache(maxsize=1)

@@ -1,6 +1,6 @@
-"""Hybrid retrieval: BM25 (exact terms such as `MFCC`) and vector search (paraphrases), fused by
-reciprocal rank fusion, with an optional track filter. Returns plain ScoredChunk dataclasses, or
-LangChain Documents through `NotesRetriever`.
+"""Hybrid retrieval: BM25 (exact terms such as `MFCC`; the persisted SQLite FTS5 index of lexical.py) and
+vector search (paraphrases), fused by reciprocal rank fusion, with an optional track filter. Returns plain
+ScoredChunk dataclasses, or LangChain Documents through `NotesRetriever`.
 
 Answer generation (answering.py) and verification (verification.py) are not done here.
 """
@@ -8,15 +8,18 @@ Answer generation (answering.py) and verification (verification.py) are not done
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
 
 from .chunking import Chunk
 from .errors import IndexMissingError, UsageError
 from .index import Index
+from .lexical import LexicalIndex, StoredChunks
 from .text import search_tokens as tokenize
 
 MODES = ("hybrid", "vector", "bm25")
@@ -49,63 +52,58 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> dict[str, 
 
 
 class HybridRetriever:
-    """Loads all chunks once for BM25; the vector side queries Chroma with the query embedding."""
+    """BM25 from the persisted lexical index (lexical.py), vectors from Chroma with the query embedding.
+    Chunks are read by id from the lexical index, so a process never loads every chunk into memory."""
 
-    def __init__(self, index: Index):
+    def __init__(self, index: Index, lexical: LexicalIndex | None = None):
         self.index = index
         self.settings = index.settings
-        self._chunks: dict[str, Chunk] | None = None
-        self._bm25 = None
-        self._order: list[str] = []
+        self.lexical = lexical or LexicalIndex.for_index(index)
         self._collection = None
+        self._size = 0
+        self._tracks: list[str] = []
+        self._version: str | None = None  # the index version synced to; None: sync before the next search
         self._load_lock = threading.Lock()  # several UI tabs may search before the first load ends
 
     def reload(self) -> None:
-        """Forget the loaded chunks and BM25 model: the next search sees what was ingested since."""
+        """Sync again before the next search: it then sees what was ingested since."""
         with self._load_lock:
-            self._chunks = None
+            self._version = None
+
+    def reload_if_changed(self) -> None:
+        """Reload when another process (or a coach sharing the Chroma server) has ingested since the load:
+        one cheap version check per search, so a long-lived UI never serves a stale or deleted collection."""
+        if self._version is not None and self.index.version() != self._version:
+            self.reload()
 
     def _ensure_loaded(self) -> None:
         with self._load_lock:
-            if self._chunks is not None:
+            if self._version is not None:
                 return
-            from rank_bm25 import BM25Okapi
-
-            chunks = self.index.all_chunks()
-            if not chunks:
+            self.lexical.sync(self.index)  # a no-op when the persisted index is already in step
+            size = self.lexical.count()
+            if not size:
                 raise IndexMissingError("the index is empty; run `coach ingest` to build it")
-            self._order = [c.id for c in chunks]
-            self._bm25 = BM25Okapi([tokenize(c.search_text) for c in chunks])
+            self._size, self._tracks = size, self.lexical.tracks()
             self._collection = self.index.collection()
-            self._chunks = {c.id: c for c in chunks}  # last: it marks the load complete
+            self._version = self.lexical.synced_version()  # last: it marks the load complete
 
     @property
-    def chunks(self) -> dict[str, Chunk]:
+    def chunks(self) -> Mapping[str, Chunk]:
         self._ensure_loaded()
-        return self._chunks
+        return StoredChunks(self.lexical)
 
     def bm25_ranking(self, query: str, track: str | None, limit: int) -> list[str]:
         self._ensure_loaded()
-        tokens = tokenize(query)
-        if not tokens:
-            return []
-        scores = self._bm25.get_scores(tokens)
-        ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
-        out = []
-        for i in ranked:
-            if scores[i] <= 0 or len(out) >= limit:
-                break
-            cid = self._order[i]
-            if track is None or self._chunks[cid].track == track:
-                out.append(cid)
-        return out
+        return self.lexical.search(tokenize(query), track, limit)
 
     def vector_ranking(self, query: str, track: str | None, limit: int) -> list[str]:
         self._ensure_loaded()
         vector = self.index.embeddings.embed_query(query)
-        result = self._collection.query(
-            query_embeddings=[vector], n_results=min(limit, len(self._chunks)),
-            where={"track": track} if track else None, include=[])
+        with self.index.server_errors():
+            result = self._collection.query(
+                query_embeddings=[vector], n_results=min(limit, self._size),
+                where={"track": track} if track else None, include=[])
         return list(result["ids"][0])
 
     def search(self, query: str, k: int | None = None, track: str | None = None,
@@ -118,20 +116,25 @@ class HybridRetriever:
         k = self.settings.default_k if k is None else k
         if k < 1:
             raise UsageError("k must be at least 1")
+        self.reload_if_changed()
         self._ensure_loaded()
-        if track and not any(c.track == track for c in self._chunks.values()):
-            tracks = sorted({c.track for c in self._chunks.values()})
-            raise UsageError(f"no notes in track {track!r}; tracks: {', '.join(tracks)}")
+        if track and track not in self._tracks:
+            raise UsageError(f"no notes in track {track!r}; tracks: {', '.join(self._tracks)}")
         pool = max(self.settings.candidate_pool, k)
         vector = self.vector_ranking(query, track, pool) if mode in ("hybrid", "vector") else []
         bm25 = self.bm25_ranking(query, track, pool) if mode in ("hybrid", "bm25") else []
         fused = reciprocal_rank_fusion([r for r in (vector, bm25) if r], self.settings.rrf_k)
         v_rank = {cid: i for i, cid in enumerate(vector, 1)}
         b_rank = {cid: i for i, cid in enumerate(bm25, 1)}
-        best = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
-        return [ScoredChunk(self._chunks[cid], fused[cid], v_rank.get(cid), b_rank.get(cid)) for cid in best]
+        # A vector hit the lexical index does not hold (written by an ingest still under way) is skipped.
+        ranked = sorted(fused, key=lambda cid: (-fused[cid], cid))
+        stored = self.lexical.get(ranked[:k])
+        if len(stored) < min(k, len(ranked)):
+            stored = self.lexical.get(ranked)
+        best = [cid for cid in ranked if cid in stored][:k]
+        return [ScoredChunk(stored[cid], fused[cid], v_rank.get(cid), b_rank.get(cid)) for cid in best]
 
-    def as_langchain(self, k: int | None = None, track: str | None = None) -> "NotesRetriever":
+    def as_langchain(self, k: int | None = None, track: str | None = None) -> NotesRetriever:
         return NotesRetriever(retriever=self, k=k or self.settings.default_k, track=track)
 
 
@@ -143,7 +146,7 @@ class NotesRetriever(BaseRetriever):
     k: int = 5
     track: str | None = None
 
-    model_config = {"arbitrary_types_allowed": True}
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [Document(page_content=r.chunk.text, id=r.chunk.id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import zlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .corpus import Question
 from .store import Store, parse_ts, utcnow
@@ -24,6 +24,10 @@ GOOD_FROM = 65
 EASY_FROM = 90
 # A seen question whose recent first-attempt mean is below Good counts as weak when picking questions.
 WEAK_BELOW = GOOD_FROM
+# "Seen today": a question reviewed this recently is not served again unless it is due (FSRS says when it
+# should come back; a weak score alone brought the same question into session after session). 20 hours,
+# so a daily practice at about the same time still gets yesterday's questions.
+SEEN_RECENTLY = timedelta(hours=20)
 
 
 def rating_for(score: int):
@@ -66,19 +70,22 @@ def review(store: Store, question_id: str, score: int, now: datetime | None = No
 def pick_questions(questions: list[Question], store: Store, n: int, *, tracks: list[str] | tuple = (),
                    difficulty: str | None = None, now: datetime | None = None, seed: int = 0) -> list[Question]:
     """Up to n questions: due reviews (most overdue first), then weak seen ones (lowest recent score
-    first), then unseen ones (shuffled by `seed`), then the remaining seen ones (soonest due first)."""
+    first), then unseen ones (shuffled by `seed`), then the remaining seen ones (soonest due first); a
+    question seen in the last SEEN_RECENTLY and not due comes only after all of those."""
     now = now or utcnow()
     pool = [q for q in questions
             if (not tracks or q.track in tracks) and (difficulty is None or q.difficulty == difficulty)]
     cards = store.cards()
     scores = store.question_scores()
-    due, weak, unseen, rest = [], [], [], []
+    due, weak, unseen, rest, recent = [], [], [], [], []
     for q in pool:
         card = cards.get(q.id)
         if card is None:
             unseen.append(q)
         elif parse_ts(card["due"]) <= now:
             due.append(q)
+        elif now - parse_ts(card["updated_at"]) < SEEN_RECENTLY:
+            recent.append(q)
         elif scores.get(q.id, card["last_score"] or 0) < WEAK_BELOW:
             weak.append(q)
         else:
@@ -88,4 +95,5 @@ def pick_questions(questions: list[Question], store: Store, n: int, *, tracks: l
     unseen.sort(key=lambda q: q.id)
     random.Random(seed).shuffle(unseen)
     rest.sort(key=lambda q: (cards[q.id]["due"], q.id))
-    return (due + weak + unseen + rest)[:n]
+    recent.sort(key=lambda q: (cards[q.id]["due"], q.id))
+    return (due + weak + unseen + rest + recent)[:n]

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+from .resources import corpus_dir
 
-# The bundled corpus sits at the repository root (the package is installed editable).
-BUNDLED_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+# The repository's top-level corpus/, or its copy inside an installed wheel.
+BUNDLED_CORPUS = corpus_dir()
 
 # Environment variable -> Settings field. Only these are read.
 ENV_FIELDS = {

@@ -10,12 +10,12 @@ import dataclasses
 import json
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import CoachError
 from .chunking import Citation
+from .errors import CoachError, ErrorCode
 from .grading import CheckClaim, Grade, PointResult
 
 DB_NAME = "coach.db"
@@ -84,7 +84,16 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class StoreError(CoachError):
-    pass
+    """coach.db could not be read or written; `code` says why (an ErrorCode STORE_*). The file is never
+    deleted or recreated on error: a user's history is worth more than a working start."""
+
+
+# sqlite's primary result codes (sqlite3.Error.sqlite_errorcode & 0xFF), grouped by what the user can do.
+_CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+_LOCKED = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_FULL = {sqlite3.SQLITE_FULL}
+_READ_ONLY = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM}
+_IO = {sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
 
 
 def utcnow() -> datetime:
@@ -118,18 +127,37 @@ def grade_from_dict(data: dict) -> Grade:
 
 
 class Store:
-    """One connection per Store, shared by threads under a lock (the UI grades from worker threads)."""
+    """One connection per Store, shared by threads under a lock (the UI grades from worker threads).
+
+    sqlite failures come out as one StoreError with a STORE_* code; other sqlite errors are bugs and pass."""
+
+    # Every write here takes milliseconds, so a lock held this long is another program (a second coach
+    # mid-transaction, an open sqlite3 shell): say so instead of letting a click hang.
+    BUSY_TIMEOUT_S = 10.0
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        # isolation_level=None: autocommit, transactions are explicit (BEGIN IMMEDIATE in _tx).
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        self._db = None
+        with self._errors():
+            # isolation_level=None: autocommit, transactions are explicit (BEGIN IMMEDIATE in _tx).
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                       timeout=self.BUSY_TIMEOUT_S)
+        try:
+            with self._errors():
+                self._db.row_factory = sqlite3.Row
+                # Checked before anything is written, so that a damaged file fails here, once, with one
+                # line, rather than mid-session. quick_check reads every page: milliseconds at coach.db sizes.
+                problems = [r[0] for r in self._db.execute("PRAGMA quick_check").fetchall()]
+                if problems != ["ok"]:
+                    raise StoreError(self._corrupt(problems[0]), code=ErrorCode.STORE_CORRUPT)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException:
+            self._db.close()  # no checkpoint or rollback touches a file that failed to open
+            raise
 
     @classmethod
     def open(cls, settings) -> "Store":
@@ -147,19 +175,65 @@ class Store:
 
     # -- plumbing ------------------------------------------------------------------------------------
 
+    def _explain(self, error: sqlite3.Error, saving: str | None) -> StoreError | None:
+        """One user-facing StoreError for a sqlite failure (None: not a storage problem, e.g. a bug).
+        `saving` names what a write was saving ("your answer"); None for reads."""
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is None:
+            return None
+        code &= 0xFF  # extended codes (SQLITE_IOERR_WRITE, ...) -> their primary code
+        lost = f"could not save {saving}: " if saving else ""
+        if code in _CORRUPT:
+            return StoreError(self._corrupt(error), code=ErrorCode.STORE_CORRUPT)
+        if code in _LOCKED:
+            return StoreError(
+                f"{lost}{self.path} is locked by another program (another coach, or an open sqlite3 shell); "
+                "close it and try again", code=ErrorCode.STORE_LOCKED)
+        if saving and code in _FULL:
+            return StoreError(f"{lost}the disk holding {self.path} is full; free some space and try again",
+                              code=ErrorCode.STORE_WRITE_FAILED)
+        if saving and code in _READ_ONLY:
+            return StoreError(f"{lost}{self.path} is read-only; make it and its folder writable, then try again",
+                              code=ErrorCode.STORE_WRITE_FAILED)
+        if code in _IO | _READ_ONLY | _FULL:
+            verb = "written" if saving else "opened or read"
+            return StoreError(f"{lost}{self.path} could not be {verb} ({error}); check the disk and the "
+                              "file's permissions, then try again",
+                              code=ErrorCode.STORE_WRITE_FAILED if saving else ErrorCode.STORE_UNREADABLE)
+        return None
+
+    def _corrupt(self, problem) -> str:
+        return (f"{self.path} is damaged or not an interview-coach database ({problem}); it was left untouched: "
+                "restore a backup, or move it aside to start a new history")
+
     @contextmanager
-    def _tx(self):
-        with self._lock:
+    def _errors(self, saving: str | None = None):
+        try:
+            yield
+        except sqlite3.Error as e:
+            explained = self._explain(e, saving)
+            if explained is None:
+                raise
+            raise explained from e
+
+    @contextmanager
+    def _tx(self, saving: str):
+        """One write transaction; `saving` names what it saves, for the error message."""
+        with self._lock, self._errors(saving):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # sqlite may already have rolled back (SQLITE_FULL does); a failed ROLLBACK must not hide
+                # the error that matters.
+                if self._db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _all(self, sql: str, params=()) -> list[dict]:
-        with self._lock:
+        with self._lock, self._errors():
             return [dict(r) for r in self._db.execute(sql, params).fetchall()]
 
     def _one(self, sql: str, params=()) -> dict | None:
@@ -168,16 +242,24 @@ class Store:
 
     @property
     def schema_version(self) -> int:
-        with self._lock:
-            return self._db.execute("PRAGMA user_version").fetchone()[0]
+        return self._one("PRAGMA user_version")["user_version"]
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer interview-coach (schema {version}, this one knows "
+                f"{SCHEMA_VERSION}); upgrade interview-coach or use another COACH_HOME")
 
     def _migrate(self) -> None:
-        with self._tx() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} was written by a newer interview-coach (schema {version}, this one knows "
-                    f"{SCHEMA_VERSION}); upgrade interview-coach or use another COACH_HOME")
+        # Up to date (the usual case): no write lock is needed just to open, so reading works while
+        # another program holds coach.db's write lock, and a read-only file can still be read.
+        version = self.schema_version
+        self._check_version(version)
+        if version == SCHEMA_VERSION:
+            return
+        with self._tx("the schema upgrade") as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have migrated
+            self._check_version(version)
             for step in range(version, SCHEMA_VERSION):
                 # executescript would COMMIT our transaction; run the statements one by one instead.
                 for statement in MIGRATIONS[step].split(";"):
@@ -188,7 +270,7 @@ class Store:
     # -- sessions ------------------------------------------------------------------------------------
 
     def create_session(self, mode: str, config: dict, plan: list[str], now: datetime) -> int:
-        with self._tx() as db:
+        with self._tx("the new session") as db:
             cur = db.execute("INSERT INTO sessions (mode, config, plan, created_at) VALUES (?, ?, ?, ?)",
                              (mode, json.dumps(config), json.dumps(plan), ts(now)))
             return cur.lastrowid
@@ -204,7 +286,7 @@ class Store:
         return self._session_row(row) if row else None
 
     def finish_session(self, session_id: int, now: datetime) -> None:
-        with self._tx() as db:
+        with self._tx("the end of the session") as db:
             db.execute("UPDATE sessions SET finished_at = ?, status = 'finished' WHERE id = ?",
                        (ts(now), session_id))
 
@@ -239,7 +321,7 @@ class Store:
 
     def add_turn(self, session_id: int, *, question_id: str | None, question: str, kind: str, number: int,
                  track: str, topic: str, asked_at: datetime, parent_turn_id: int | None = None) -> int:
-        with self._tx() as db:
+        with self._tx("the question asked") as db:
             cur = db.execute(
                 "INSERT INTO turns (session_id, question_id, question, kind, number, parent_turn_id, track, topic,"
                 " asked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -253,16 +335,16 @@ class Store:
         return self._one("SELECT * FROM turns WHERE id = ?", (turn_id,))
 
     def set_asked_at(self, turn_id: int, asked_at: datetime) -> None:
-        with self._tx() as db:
+        with self._tx("the question's start time") as db:
             db.execute("UPDATE turns SET asked_at = ? WHERE id = ?", (ts(asked_at), turn_id))
 
     def count_hint(self, turn_id: int) -> None:
-        with self._tx() as db:
+        with self._tx("the hint count") as db:
             db.execute("UPDATE turns SET hints = hints + 1 WHERE id = ?", (turn_id,))
 
     def add_answer(self, turn_id: int, text: str, *, created_at: datetime, timed_out: bool = False) -> tuple[int, int]:
         """Store an answer (before it is graded); returns (answer id, attempt number)."""
-        with self._tx() as db:
+        with self._tx("your answer") as db:
             attempt = db.execute("SELECT COALESCE(MAX(attempt), 0) + 1 FROM answers WHERE turn_id = ?",
                                  (turn_id,)).fetchone()[0]
             cur = db.execute("INSERT INTO answers (turn_id, text, attempt, created_at, timed_out) VALUES (?, ?, ?, ?, ?)",
@@ -270,14 +352,14 @@ class Store:
             return cur.lastrowid, attempt
 
     def add_grade(self, answer_id: int, grade: Grade, graded_at: datetime) -> int:
-        with self._tx() as db:
+        with self._tx("the grade (your answer is saved and is graded again on resume)") as db:
             cur = db.execute("INSERT INTO grades (answer_id, score, grade, graded_at) VALUES (?, ?, ?, ?)",
                              (answer_id, int(grade.score), json.dumps(grade.to_dict()), ts(graded_at)))
             return cur.lastrowid
 
     def skip_turn(self, turn_id: int, grade: Grade, now: datetime) -> int:
         """A skip is stored as an empty answer with a zero grade, in one transaction (never half-written)."""
-        with self._tx() as db:
+        with self._tx("the skip") as db:
             db.execute("UPDATE turns SET skipped = 1 WHERE id = ?", (turn_id,))
             attempt = db.execute("SELECT COALESCE(MAX(attempt), 0) + 1 FROM answers WHERE turn_id = ?",
                                  (turn_id,)).fetchone()[0]
@@ -289,7 +371,7 @@ class Store:
 
     def add_delivery(self, answer_id: int, transcript: str, delivery: dict) -> None:
         """Attach a spoken answer's transcript and delivery metrics to its stored answer."""
-        with self._tx() as db:
+        with self._tx("the answer's delivery") as db:
             db.execute("UPDATE answers SET transcript = ?, delivery = ? WHERE id = ?",
                        (transcript, json.dumps(delivery), answer_id))
 
@@ -319,7 +401,7 @@ class Store:
         return {r["question_id"]: r for r in self._all("SELECT * FROM review_cards")}
 
     def save_card(self, question_id: str, card_json: str, due: datetime, score: int, now: datetime) -> None:
-        with self._tx() as db:
+        with self._tx("the review schedule") as db:
             db.execute("""
                 INSERT INTO review_cards (question_id, card, due, last_score, reviews, updated_at)
                 VALUES (?, ?, ?, ?, 1, ?)

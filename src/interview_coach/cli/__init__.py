@@ -12,7 +12,7 @@ from ..errors import CoachError, CorpusError
 
 # Each module adds its subcommands to the parser (add_parsers) and holds their handlers.
 COMMAND_MODULES = ("interview_coach.cli.index", "interview_coach.cli.answers", "interview_coach.cli.interview",
-                   "interview_coach.cli.eval", "interview_coach.cli.ui", "interview_coach.cli.voice")
+                   "interview_coach.cli.eval", "interview_coach.cli.ui", "interview_coach.cli.voice", "interview_coach.cli.serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

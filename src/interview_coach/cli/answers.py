@@ -11,7 +11,8 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from ..errors import UsageError
+from ..errors import ErrorCode, UsageError
+from ..limits import check_answer_length
 from .common import coach_from, print_json
 
 
@@ -73,7 +74,8 @@ def cmd_grade(args) -> int:
         raise UsageError("give the answer with --answer TEXT, --answer-file FILE (- for stdin) "
                          "or --answer-audio FILE (a recording)")
     if len(given) > 1:
-        raise UsageError("give the answer one way: --answer, --answer-file or --answer-audio")
+        flags = " and ".join("--" + name.replace("_", "-") for name in given)
+        raise UsageError(f"give the answer one way only, not {flags} together", code=ErrorCode.ANSWER_TWICE)
     if args.answer_audio is not None:
         return grade_audio(args)
     if args.answer_file is not None:
@@ -89,6 +91,7 @@ def cmd_grade(args) -> int:
                 raise UsageError(f"cannot read {path} as UTF-8 text: {type(e).__name__}") from None
     else:
         answer = args.answer
+    check_answer_length(answer)  # before loading any model: the same limit and message as the UI
     grade = coach_from(args).grade(args.question, answer)
     if args.json:
         print_json(grade.to_dict())
@@ -103,6 +106,7 @@ def grade_audio(args) -> int:
 
     coach = coach_from(args)
     transcript, delivery = spoken_answer(coach.settings, args.answer_audio, prompt_texts(coach, args.question))
+    check_answer_length(transcript.text)
     grade = coach.grade(args.question, transcript.text)
     if args.json:
         print_json({**grade.to_dict(), "transcript": transcript.to_dict(), "delivery": delivery.to_dict()})

@@ -91,20 +91,17 @@ def print_judge(console, j: dict) -> None:
     and on the held-out split."""
     from rich.table import Table
 
+    from ..eval.judge import comparison_rows, latency_rows
+
     table = Table("judge", "data", "n", "balanced accuracy (95% CI)", "precision", "recall",
                   title='Judge ("unsupported" is the positive class)')
-    compared = j.get("compared") or {}
-    rows = [("configured", "labelled claims", j), ("configured", "held-out test split", j.get("test_split")),
-            (compared.get("judge", ""), "labelled claims", compared.get("claims")),
-            (compared.get("judge", ""), "held-out test split", compared.get("test_split"))]
-    for who, data, m in rows:
-        if m:
-            lo, hi = m["ci"]["balanced_accuracy"]
-            table.add_row(who, data, str(m["n"]), f"{m['balanced_accuracy']:.3f} ({lo:.3f}-{hi:.3f})",
-                          f"{m['precision_unsupported']:.3f}", f"{m['recall_unsupported']:.3f}")
+    for who, data, m in comparison_rows(j):
+        lo, hi = m["ci"]["balanced_accuracy"]
+        table.add_row(who, data, str(m["n"]), f"{m['balanced_accuracy']:.3f} ({lo:.3f}-{hi:.3f})",
+                      f"{m['precision_unsupported']:.3f}", f"{m['recall_unsupported']:.3f}")
     console.print(table)
+    compared = j.get("compared") or {}
     if compared.get("error"):
         console.print(f"{compared['judge']} judge not compared: {compared['error']}")
-    for who, latency in (("configured", j.get("latency")), (compared.get("judge"), compared.get("latency"))):
-        if latency:
-            console.print(f"{who} judge: {latency['what']}: p50 {latency['p50_ms']:.0f} ms (max {latency['max_ms']:.0f})")
+    for who, latency in latency_rows(j):
+        console.print(f"{who} judge: {latency['what']}: p50 {latency['p50_ms']:.0f} ms (max {latency['max_ms']:.0f})")

@@ -9,15 +9,37 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import CoachError
+from ..corpus import USER_SUFFIXES
+from ..errors import CoachError, ErrorCode, UsageError
 from .common import coach_from, print_json, progress_bar
 
 
+def check_note_files(paths: list[Path]) -> None:
+    """A file given by name must be one ingest indexes; otherwise it would be remembered and skipped in silence."""
+    for path in paths:
+        if path.is_file() and path.suffix.lower() not in USER_SUFFIXES:
+            raise UsageError(f"{path}: not a notes file; ingest reads {', '.join(USER_SUFFIXES)} files "
+                             "(or folders of them)", code=ErrorCode.NOT_NOTES)
+
+
+def check_forgettable(forget: list[Path], roots: list[str]) -> None:
+    """--forget must name a remembered folder, as `coach status --json` lists them under roots."""
+    for path in forget:
+        if str(path.expanduser().resolve()) not in roots:
+            known = f"your folders are {', '.join(roots)}" if roots else "no folders of yours are indexed"
+            raise UsageError(f"{path} is not an indexed folder, so there is nothing to forget ({known})",
+                             code=ErrorCode.NOT_REMEMBERED)
+
+
 def cmd_ingest(args) -> int:
+    coach = coach_from(args)
+    paths, forget = [Path(p) for p in args.paths], [Path(p) for p in args.forget]
+    check_note_files(paths)
+    if forget:
+        check_forgettable(forget, coach.index.status()["roots"])
     update, close = progress_bar(False if args.json else None)
     try:
-        report = coach_from(args).ingest([Path(p) for p in args.paths], progress=update,
-                                         forget=[Path(p) for p in args.forget])
+        report = coach.ingest(paths, progress=update, forget=forget)
     finally:
         close()
     for line in report.skipped:
@@ -81,8 +103,11 @@ def cmd_status(args) -> int:
     if args.json:
         print_json(status)
     else:
-        print(f"{status['documents']} documents, {status['chunks']} chunks in {status['index_dir']}"
+        where = status.get("chroma_url") or status["index_dir"]  # a shared server, or the local folder
+        print(f"{status['documents']} documents, {status['chunks']} chunks in {where}"
               f" (last ingest: {status['last_ingest'] or 'never'})")
+        for line in status.get("skipped", []):  # ingest reports each once; status always lists them
+            print(f"skipped: {line}")
     return 0
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import sys
 
 from ..errors import CoachError, UsageError
+from ..limits import check_answer_length
 from .common import print_json, settings_from
 
 ANSWERING = """\
 Answering: type your answer over as many lines as you like and finish it with an empty line (or Ctrl-D).
 Instead of an answer you can type a command:
-  /hint    a nudge: the topic, the related note, the opening words of the first key point
+  /hint    a nudge toward the next key point: where your notes cover it, and what to think about
   /skip    skip this question (it counts as 0 and comes back for review soon)
   /retry   answer the question you just had feedback on again, and see the change in score (practice)
   /model   the coach's cited model answer to the question you just answered or skipped
@@ -80,6 +81,9 @@ def cmd_interview(args) -> int:
             with console.status("Resuming (grading any saved answers)…"):
                 session = InterviewSession.resume(coach, session_id, store=store)
             console.print(f"[bold]Resuming session {session_id}[/] ({session.config.mode} mode).")
+            if session.current is not None and session.current.kind == "follow_up":
+                # The follow-up reads in context: the question it follows comes first.
+                _show_question(console, session, session.main_turn(session.current))
         else:
             config = SessionConfig(tracks=args.track, difficulty=args.difficulty, n_questions=args.questions,
                                    mode=args.mode, time_limit_s=args.time_limit)
@@ -89,9 +93,40 @@ def cmd_interview(args) -> int:
                           f"{config.mode} mode" + (f", {config.time_limit_s}s per question" if config.time_limit_s else "")
                           + ".")
         console.print(f"[dim]Finish an answer with an empty line (or Ctrl-D). Commands: {' '.join(COMMANDS)}[/]")
-        return _run(console, session)
+        return _run(console, session, Preload(coach, session.current.question if session.current else ""))
     finally:
         store.close()
+
+
+# A free-text answer of a few content words: grading it takes the slow first-use paths (the bank's
+# vectors for a follow-up, retrieval, the judge's claim check) without storing anything.
+WARM_ANSWER = "This warm-up sentence loads the grading models before the first answer."
+
+
+class Preload:
+    """Loads what grading needs while the candidate types the first answer: the embedder, the index, the
+    judge and the bank's vectors (which a follow-up's free text uses, the 12 s a first follow-up took).
+    Grading waits for it, so nothing loads twice or in parallel. The chat model is left to /model, under
+    its spinner: llama.cpp silences the process's stdout while it loads, which would swallow the session."""
+
+    def __init__(self, coach, question: str):
+        import threading
+
+        self.grading = threading.Event()
+        threading.Thread(target=self._run, args=(coach, question), daemon=True, name="coach-preload").start()
+
+    def _run(self, coach, question: str) -> None:
+        import contextlib
+        import signal
+
+        # Ctrl-C must reach the main thread, which waits in input(): a signal the kernel hands to this
+        # thread would not wake that read, and the session would not stop.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            with contextlib.suppress(Exception):  # a problem is left to the real call, which reports it
+                coach.grader.grade(question or WARM_ANSWER, WARM_ANSWER)
+        finally:
+            self.grading.set()
 
 
 def _resume_hint(console, session) -> None:
@@ -124,8 +159,15 @@ def _command(text: str) -> str | None:
     return text.lower() if text.startswith("/") and " " not in text and "\n" not in text else None
 
 
-def _run(console, session) -> int:
+def _run(console, session, preload: Preload | None = None) -> int:
     from rich.markup import escape
+
+    def ready(part: str) -> None:
+        # Waits only if the candidate answered before the models finished loading.
+        event = getattr(preload, part, None)
+        if event is not None and not event.is_set():
+            with console.status("Loading the models…"):
+                event.wait()
 
     shown = None
     practice = session.config.mode == "practice"
@@ -153,12 +195,23 @@ def _run(console, session) -> int:
                     console.print("Type a command, or an empty line for the summary.")
                     continue
                 try:
+                    check_answer_length(text)
+                except UsageError as e:  # the same limit and message as `coach grade` and the UI; ask again
+                    console.print(f"[yellow]{escape(str(e))}[/]")
+                    continue
+                ready("grading")
+                try:
                     with console.status("Grading…"):
                         feedback = session.answer(text)
                 except CoachError as e:
-                    if not isinstance(e, UsageError):
+                    if isinstance(e, UsageError):
+                        raise
+                    if session.is_stored(turn, text):
                         console.print("Your answer is saved and will be graded when you resume.")
                         _resume_hint(console, session)
+                    else:  # never lose it: the store refused it (disk full, locked coach.db)
+                        console.print("Your answer was NOT saved; here it is, to paste again once this is fixed:")
+                        console.print(text, markup=False, highlight=False)
                     raise
                 _show_feedback(console, feedback)
             elif command == "/skip":
@@ -168,10 +221,13 @@ def _run(console, session) -> int:
                 session.skip()
                 console.print("[dim]Skipped.[/]")
             elif command == "/hint":
-                console.print(escape(session.hint()) if turn else "No question is open.")
+                console.print(f"[bold]Hint for {_label(turn)}:[/] {escape(session.hint())}" if turn
+                              else "No question is open.")
             elif command == "/retry":
+                ready("grading")
                 _retry(console, session, practice)
             elif command == "/model":
+                ready("grading")  # the answerer shares the embedder and the judge
                 _model_answer(console, session)
             elif command == "/quit":
                 _resume_hint(console, session)
@@ -201,19 +257,30 @@ def _retry(console, session, practice: bool) -> None:
     if not again or _command(again):
         console.print("[dim]Retry cancelled.[/]")
         return
+    try:
+        check_answer_length(again)
+    except UsageError as e:
+        console.print(f"[yellow]{escape(str(e))}[/]")
+        return
     with console.status("Grading…"):
         feedback = session.retry(again)
     _show_feedback(console, feedback)
 
 
+def _label(turn) -> str:
+    """How the terminal names a turn: "question 2" or "the follow-up to question 1"."""
+    return f"the follow-up to question {turn.number}" if turn.kind == "follow_up" else f"question {turn.number}"
+
+
 def _model_answer(console, session) -> None:
+    turn = session.last_attempted  # after /skip this is the skipped question, not the one on screen
     try:
         with console.status("Writing a model answer from the notes…"):
             answer = session.model_answer()
     except UsageError as e:
         console.print(str(e))
         return
-    _show_answer(console, answer)
+    _show_answer(console, answer, turn)
 
 
 def _score_style(score: int) -> str:
@@ -241,6 +308,17 @@ def render_grade(grade, *, previous_score=None, delta=None, timed_out=False, sho
     from rich.markup import escape
     from rich.text import Text
 
+    from ..chunking import CitationBook
+    from ..extractive import whole_excerpt
+
+    passages = {c.n: c.text for c in grade.citations}  # excerpts shown as whole, plain sentences
+    # Numbered per critique, one number per note: the list printed below has no gaps and no repeats.
+    book = CitationBook()
+    numbers = book.add(grade.citations)
+
+    def cite(n):
+        return f" [{numbers[n]}]" if n in numbers else ""
+
     parts = []
     head = Text(f"Score {grade.score}/100", style=f"bold {_score_style(grade.score)}")
     if delta is not None:
@@ -255,21 +333,21 @@ def render_grade(grade, *, previous_score=None, delta=None, timed_out=False, sho
         if p.evidence:
             parts.append(Text.from_markup(f"    [dim]you said:[/] “{escape(p.evidence)}”"))
     for p in grade.missed:
-        cite = f" [{p.citation}]" if p.citation is not None else ""
-        parts.append(Text.from_markup(f"[red]✗[/] {escape(p.point)}{escape(cite)}"))
+        parts.append(Text.from_markup(f"[red]✗[/] {escape(p.point)}{escape(cite(p.citation))}"))
         if p.excerpt:
-            parts.append(Text.from_markup(f"    [dim]notes:[/] {escape(p.excerpt)}"))
+            excerpt = whole_excerpt(p.excerpt, passages.get(p.citation, ""))
+            parts.append(Text.from_markup(f"    [dim]notes:[/] {escape(excerpt)}"))
     for c in grade.check_this:
         parts.append(Text.from_markup(f"[yellow]? check this:[/] “{escape(c.sentence)}” — {escape(c.reason)}"))
         if c.excerpt:
-            cite = f" [{c.citation}]" if c.citation is not None else ""
-            parts.append(Text.from_markup(f"    [dim]notes say:[/] {escape(c.excerpt)}{escape(cite)}"))
+            excerpt = whole_excerpt(c.excerpt, passages.get(c.citation, ""))
+            parts.append(Text.from_markup(f"    [dim]notes say:[/] {escape(excerpt)}{escape(cite(c.citation))}"))
     if grade.feedback:
         parts.append(Text(grade.feedback))
     if grade.follow_up and show_follow_up:
         parts.append(Text.from_markup(f"[bold]Follow-up:[/] {escape(grade.follow_up)}"))
-    for c in grade.citations:
-        parts.append(Text.from_markup(f"[dim]\\[{c.n}] {escape(c.title or c.id)} — {escape(c.source)}[/]"))
+    for note in book.notes:
+        parts.append(Text.from_markup(f"[dim]\\[{note.n}] {escape(note.title or note.source)} — {escape(note.source)}[/]"))
     return Group(*parts)
 
 
@@ -285,19 +363,29 @@ def _show_feedback(console, feedback) -> None:
         console.print("[dim]/retry to answer again, /model for a model answer.[/]")
 
 
-def _show_answer(console, answer) -> None:
+def _show_answer(console, answer, turn) -> None:
+    import re
+
     from rich.markup import escape
     from rich.panel import Panel
     from rich.text import Text
 
-    console.print(Panel(escape(answer.answer), title="Model answer", title_align="left",
-                        subtitle=f"faithfulness {answer.faithfulness:.0%}", subtitle_align="left"))
+    from ..chunking import CitationBook
+
+    # Only the notes the answer cites, one number per note (the answer's own numbers are per source).
+    book = CitationBook()
+    used = {n for s in answer.sentences for n in s.citations} or {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    numbers = book.add([src.citation for src in answer.sources if src.n in used])
+    text = re.sub(r"\[(\d+)\]", lambda m: f"[{numbers[int(m.group(1))]}]" if int(m.group(1)) in numbers else "",
+                  answer.answer)
+    console.print(Panel(escape(f"{turn.question}\n\n{text}"), title=f"Model answer to {_label(turn)}",
+                        title_align="left", subtitle=f"faithfulness {answer.faithfulness:.0%}", subtitle_align="left"))
     for s in answer.sentences:
         if not s.supported:
             console.print(Text.from_markup(f"[yellow]unsupported:[/] {escape(s.text)}"
                                            + (f" [dim]({escape(s.reason)})[/]" if s.reason else "")))
-    for src in answer.sources:
-        console.print(Text.from_markup(f"[dim]\\[{src.n}] {escape(src.chunk.title)} — {escape(src.chunk.source)}[/]"))
+    for note in book.notes:
+        console.print(Text.from_markup(f"[dim]\\[{note.n}] {escape(note.title)} — {escape(note.source)}[/]"))
     for notice in answer.notices:
         console.print(f"[dim]{escape(notice)}[/]")
 
@@ -325,11 +413,15 @@ def _show_summary(console, session, summary) -> None:
         else:
             score = f"[{_score_style(grade.score)}]{grade.score}[/]"
             if turn.turn_id in summary.retried:
-                score += f" → {summary.retried[turn.turn_id]}"
+                retry = summary.retried[turn.turn_id]
+                score += f" → retry {retry} ({retry - grade.score:+d})"
             if turn.turn_id in summary.timed_out:
                 score += " (late)"
         table.add_row(number, escape(turn.question), score)
     console.print(table)
+    if summary.retried:
+        console.print("[dim]Your first attempt counts for the score and the review schedule; a retry shows "
+                      "what you took in from the critique.[/]")
     if summary.score is not None:
         console.print(f"[bold]Overall:[/] {summary.score:.0f}/100  "
                       + "  ".join(f"{escape(t)} {s:.0f}" for t, s in summary.per_track.items()))
@@ -382,14 +474,15 @@ def cmd_progress(args) -> int:
     if data["due"]:
         console.print(f"[bold]Due for review ({len(data['due'])}):[/]")
         for r in data["due"][:10]:
-            console.print(f"  {escape(r['question_id'])}  {escape(r['question'])} [dim](last {r['last_score']})[/]")
+            last = "skipped" if r["last_skipped"] else r["last_score"]
+            console.print(f"  {escape(r['question_id'])}  {escape(r['question'])} [dim](last {last})[/]")
     elif data["upcoming"]:
         console.print(f"Nothing due; next review {data['upcoming'][0]['due'][:16].replace('T', ' ')} UTC.")
-    sessions = Table("id", "date", "mode", "answered", "score", "status", title="Sessions")
+    sessions = Table("id", "date", "mode", "answered", "skipped", "score", "status", title="Sessions")
     for s in data["sessions"]:
         sessions.add_row(str(s["id"]), s["created_at"][:16].replace("T", " "), s["mode"],
-                         f"{s['answered']}/{s['questions']}", "-" if s["score"] is None else f"{s['score']:.0f}",
-                         s["status"])
+                         f"{s['answered']}/{s['questions']}", str(s["skipped"]),
+                         "-" if s["score"] is None else f"{s['score']:.0f}", s["status"])
     console.print(sessions)
     if data["unfinished"]:
         console.print(f"Unfinished: {', '.join(map(str, data['unfinished']))}; "

@@ -7,10 +7,32 @@ from __future__ import annotations
 
 import os
 
-from ..errors import UsageError
+from ..errors import ErrorCode, UsageError
 from .common import progress_bar, settings_from
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+def is_loopback(host: str) -> bool:
+    """Only this machine can reach the address (127.0.0.0/8, ::1, localhost); 0.0.0.0 is every interface."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def check_exposure(host: str, share: bool, auth, no_auth: bool) -> str | None:
+    """Refuse to serve others without a login unless --no-auth says so; returns the warning to print then."""
+    if auth is not None or (is_loopback(host) and not share):
+        return None
+    where = "a public gradio.live link" if share else host
+    if not no_auth:
+        raise UsageError(f"serving on {where} lets others use the coach and read your notes: add "
+                         "--auth USER:PASSWORD, or --no-auth to allow it without a login",
+                         code=ErrorCode.AUTH_REQUIRED)
+    return f"serving on {where} without a login (--no-auth): anyone who can reach it can use it and read your notes"
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -42,6 +64,7 @@ def cmd_ui(args) -> int:
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     auth = parse_auth(args.auth)
+    exposed = check_exposure(args.host, args.share, auth, args.no_auth)  # before any slow work
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be between 1 and 65535, got {args.port}")
     check_port_free(args.host, args.port)
@@ -65,9 +88,8 @@ def cmd_ui(args) -> int:
     except Exception as e:  # an empty index still opens the UI; its Library tab can fill it
         console.print(f"[yellow]warning[/]: {e}")
 
-    if args.host not in LOOPBACK and auth is None:
-        console.print(f"[yellow]warning[/]: serving on {args.host} without --auth; anyone on the network "
-                      "can use it and read your notes")
+    if exposed:
+        console.print(f"[yellow]warning[/]: {exposed}")
     from interview_coach.ui import launch
 
     console.print(f"Interview Coach on http://{args.host}:{args.port}  (Ctrl+C to stop)")
@@ -81,7 +103,11 @@ def add_parsers(sub) -> None:
                                    "(interview practice, ask your notes, progress, library).")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p.add_argument("--auth", metavar="USER:PASSWORD", help="require this login")
+    login = p.add_mutually_exclusive_group()
+    login.add_argument("--auth", metavar="USER:PASSWORD",
+                       help="require this login (needed with a --host other than this machine, or --share)")
+    login.add_argument("--no-auth", action="store_true",
+                       help="serve a non-loopback --host or --share without a login (warns)")
     p.add_argument("--share", action="store_true",
                    help="also create a public gradio.live link (off by default; needs internet)")
     p.set_defaults(func=cmd_ui)

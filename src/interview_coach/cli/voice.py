@@ -1,7 +1,8 @@
 """`coach transcribe`: a recorded answer to text with word timings and delivery feedback, and the helper
 `coach grade --answer-audio` shares with it.
 
-Transcription lives in transcribe.py, the delivery metrics in delivery.py; this module only adapts.
+Transcription lives in transcribe.py (written as typed by spoken_text.py), the delivery metrics in delivery.py;
+this module only adapts.
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ def add_parsers(sub) -> None:
                                    "long pauses and speaking time. WAV, MP3, M4A, OGG, FLAC or WebM, up to 5 minutes.")
     p.add_argument("file", metavar="FILE", help="the recording")
     p.add_argument("--question", metavar="ID_OR_TEXT",
-                   help="the question answered: its key terms help Whisper spell the jargon")
+                   help="the question answered: it and its key terms help Whisper spell the jargon")
     p.add_argument("--domain-prompt", action=argparse.BooleanOptionalAction, default=None,
-                   help="give Whisper the question's key terms as its prompt (default: on; see the README)")
+                   help="give Whisper the question and its key terms as its prompt (default: on; see the README)")
     p.add_argument("--json", action="store_true",
                    help='print {"text", "duration", "words": [{"word", "start", "end"}], "delivery"} as JSON')
     p.set_defaults(func=cmd_transcribe)

@@ -1,5 +1,5 @@
 """Evaluation datasets: read JSON Lines into dataclasses (bad lines named `file:line:`), detect kinds, subsets.
-Leaves out scoring (the suites) and packaging: the bundled files are read from the repo's eval/datasets."""
+Leaves out scoring (the suites) and where the bundled files are (resources.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
+from ..resources import eval_datasets_dir
 
-DATASETS_DIR = Path(__file__).resolve().parents[3] / "eval" / "datasets"  # the repository's eval/datasets
+DATASETS_DIR = eval_datasets_dir()  # the repository's eval/datasets, or its copy in an installed wheel
 BUNDLED = {
     "retrieval": DATASETS_DIR / "retrieval_queries.jsonl",
     "claims": DATASETS_DIR / "labelled_claims.jsonl",

@@ -124,3 +124,20 @@ def evaluate_judge_suite(coach, claims: Sequence[LabelledClaim], progress: Calla
     except CoachError as e:  # the trained model's folder is missing: say so beside the numbers
         result["compared"] = {"judge": other, "error": str(e)}
     return result
+
+
+def comparison_rows(j: dict) -> list[tuple[str, str, dict]]:
+    """(judge, data, metrics) for the configured judge and the one it is compared with, on the labelled
+    claims and on the held-out test split: one row list for the terminal table and the markdown report."""
+    compared = j.get("compared") or {}
+    other = compared.get("judge", "")
+    rows = [("configured", "labelled claims", j), ("configured", "held-out test split", j.get("test_split")),
+            (other, "labelled claims", compared.get("claims")), (other, "held-out test split", compared.get("test_split"))]
+    return [r for r in rows if r[2]]
+
+
+def latency_rows(j: dict) -> list[tuple[str, dict]]:
+    """(judge, latency) for the configured judge and the compared one, where measured."""
+    compared = j.get("compared") or {}
+    rows = [("configured", j.get("latency")), (compared.get("judge", ""), compared.get("latency"))]
+    return [r for r in rows if r[1]]

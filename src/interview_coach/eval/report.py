@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import CoachError
+from .judge import comparison_rows, latency_rows
 
 RETRIEVAL_METRICS = ("hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5")
 METHOD_LABELS = {"hybrid": "hybrid (RRF)", "vector": "vector only", "bm25": "BM25 only"}
@@ -147,21 +148,16 @@ def _judge_section(run, plots: dict[str, str]) -> list[str]:
 def _judge_comparison(j: dict) -> list[str]:
     """The configured judge beside the other one (trained model or heuristic), on the labelled claims
     and on the judgement model's held-out test split, plus warm verification latency."""
-    compared = j.get("compared") or {}
-    other = compared.get("judge", "")
-    rows = [("configured", "labelled claims", j), ("configured", "held-out test split", j.get("test_split")),
-            (other, "labelled claims", compared.get("claims")), (other, "held-out test split", compared.get("test_split"))]
-    rows = [r for r in rows if r[2]]
+    rows = comparison_rows(j)
     if len(rows) < 2:
         return []
     out = ["### Side by side", ""]
     out += _table(["judge", "data", "n", "balanced accuracy", "precision (unsupported)", "recall (unsupported)"],
                   [[who, data, m["n"], _with_ci(m["balanced_accuracy"], m["ci"].get("balanced_accuracy")),
                     _num(m["precision_unsupported"]), _num(m["recall_unsupported"])] for who, data, m in rows])
-    for who, latency in (("configured", j.get("latency")), (other, compared.get("latency"))):
-        if latency:
-            out += [f"- {who} judge, {latency['what']}: p50 {latency['p50_ms']:.0f} ms, max {latency['max_ms']:.0f} ms "
-                    f"({latency['n']} answers)"]
+    for who, latency in latency_rows(j):
+        out += [f"- {who} judge, {latency['what']}: p50 {latency['p50_ms']:.0f} ms, max {latency['max_ms']:.0f} ms "
+                f"({latency['n']} answers)"]
     return out + [""]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from interview_coach.chunking import CitationBook
+
 from . import render
 from .common import bind, friendly, stream_call
 from .layout import ASK_SOURCES_EMPTY, Layout
@@ -51,9 +53,11 @@ def on_ask(coach, question, closed_book):
                     shown[key] = render.streaming_text(value)
                 else:
                     results[mode] = value
-                    shown[key] = render.verified_answer(value, title=TITLES[mode])
+                    book = CitationBook()  # one answer on screen at a time: numbered per answer
+                    numbers = book.add(render.cited(value)) if mode == "rag" else None
+                    shown[key] = render.verified_answer(value, title=TITLES[mode], numbers=numbers)
                     if mode == "rag":
-                        shown["panel"] = render.sources_panel(render.citation_items([s.citation for s in value.sources]))
+                        shown["panel"] = render.sources_panel(book.notes, empty=ASK_SOURCES_EMPTY)
                 yield screen()
         yield screen({m: a.to_dict() for m, a in results.items()})
     except Exception as e:

@@ -9,29 +9,33 @@ from __future__ import annotations
 
 import gradio as gr
 
+from interview_coach.chunking import CitationBook
+from interview_coach.errors import UsageError
+from interview_coach.limits import check_answer_length
+
 from . import render
 from .common import Services, bind, friendly, message, stream_call, turn_dict
 from .layout import ANY, Layout
 from .state import InterviewTabState
 
-# A pasted essay is refused with a message rather than graded: the rubric is for a spoken-length answer.
-MAX_ANSWER_CHARS = 8000
-MODEL_ANSWER_HEAD = "**Model answer** (from your notes)\n\n"
-
 
 def outputs(ui: Layout) -> list:
     """What every interview handler returns, in emit's order."""
     v = ui.interview
-    return [v.chat, ui.practice, v.sources, v.result, v.answer, v.retry, v.model_answer]
+    return [v.chat, ui.practice, v.sources, v.result, v.answer, v.retry, v.model_answer,
+            v.submit, v.skip, v.hint, v.end]
 
 
-def emit(history, p: InterviewTabState | None, result=None, *, clear_answer=False):
+def emit(history, p: InterviewTabState | None, result=None, *, clear_answer=False, answer: str | None = None):
     can_follow_up = bool(p is not None and p.running and p.mode == "practice" and p.attempted)
-    return (history, p, render.sources_panel(p.sources if p else []),
+    # An ended session takes no more answers; with no session yet, Submit explains how to start one.
+    can_answer = not (p is not None and p.finished)
+    return (history, p, render.sources_panel(p.book.notes if p else []),
             result if result is not None else gr.skip(),
-            "" if clear_answer else gr.skip(),
+            answer if answer is not None else "" if clear_answer else gr.skip(),
             gr.update(interactive=can_follow_up),
-            gr.update(interactive=can_follow_up))
+            gr.update(interactive=can_follow_up),
+            *(gr.update(interactive=can_answer) for _ in range(4)))
 
 
 def no_session(history, p):
@@ -45,13 +49,10 @@ def finish_messages(p: InterviewTabState) -> tuple[list[dict], object]:
     summary = p.session.finish()
     messages = []
     if p.mode == "interview":
-        # The held feedback: one score card per answer, markers namespaced per card.
-        p.sources = []
-        for card in render.interview_review(summary, prefix_of=lambda k: f"r{k}-"):
-            messages.append(message("assistant", card))
-        for k, (_, grade) in enumerate(summary.turns, 1):
+        # The held feedback: one score card per answer, its markers numbered in the session's book.
+        for turn, grade in summary.turns:
             if grade is not None:
-                p.sources += render.citation_items(grade.citations, prefix=f"r{k}-")
+                messages.append(message("assistant", render.review_card(turn, grade, p.book.add(grade.citations))))
     messages.append(message("assistant", render.summary_message(summary)))
     return messages, summary
 
@@ -75,7 +76,7 @@ def on_start(services: Services, tracks_value, difficulty, mode, n, history, p):
                                    difficulty=None if difficulty in (None, "", ANY) else difficulty,
                                    n_questions=int(n or 3), mode=mode or "practice")
             p.session = InterviewSession.start(services.coach, config, store=services.store())
-            p.sources = []
+            p.book = CitationBook()
             turn = p.session.current
             held = " Feedback is held until the end, as in a real interview." if config.mode == "interview" else ""
             history = note + [
@@ -96,15 +97,16 @@ def graded(history, p: InterviewTabState, feedback, *, retry=False, delivery=Non
     if grade is not None:
         asked_next = feedback.next_turn is not None and feedback.next_turn.kind == "follow_up" and not retry
         history.append(message("assistant", render.score_card(
-            grade, delta=feedback.delta, previous=feedback.previous_score, show_follow_up=not asked_next)))
-        p.sources = render.citation_items(grade.citations)
+            grade, delta=feedback.delta, previous=feedback.previous_score, numbers=p.book.add(grade.citations),
+            show_follow_up=not asked_next, title=f"Retry of {render.about(feedback.turn)}" if retry else "")))
         if delivery is not None:
             history.append(message("assistant", delivery_markdown(delivery)))
     else:
         history.append(message("assistant", "Answer recorded. Feedback comes at the end of the interview."))
     if getattr(feedback, "timed_out", False):
         history.append(message("assistant", "That answer came in after the time limit."))
-    result = {"session_id": p.session.session_id, "grade": grade.to_dict() if grade else None,
+    result = {"session_id": p.session.session_id, "turn": turn_dict(feedback.turn),
+              "grade": grade.to_dict() if grade else None,
               "delta": feedback.delta, "previous_score": feedback.previous_score,
               "next": turn_dict(feedback.next_turn)}
     if delivery is not None:
@@ -131,13 +133,21 @@ def answer_step(text, history, p, *, retry: bool, voice=None):
         yield no_session(history, p)
         return
     text = (text or "").strip()
+    if not text and retry and p.attempted:
+        # A toast alone was easy to miss: say in the chat what Retry needs and which question it retries.
+        asked = render.turn_label(p.session.last_attempted)
+        gr.Warning(f"Type your new answer to {asked} first, then press Retry.")
+        yield emit(history + [message("assistant", f"To retry {render.esc(asked)}, type your new answer in the "
+                                                   "box, then press **Retry**.")], p)
+        return
     if not text:
         gr.Warning("Type your answer first, then press Submit.")
         yield emit(history, p)
         return
-    if len(text) > MAX_ANSWER_CHARS:
-        refused = (f"That answer is {len(text):,} characters; please keep it under "
-                   f"{MAX_ANSWER_CHARS:,} (a spoken answer is a few hundred). It was not graded.")
+    try:
+        check_answer_length(text)  # the same limit and message as `coach grade`
+    except UsageError as e:
+        refused = str(e)
         gr.Warning(refused)
         yield emit(history + [message("assistant", refused)], p)
         return
@@ -149,12 +159,13 @@ def answer_step(text, history, p, *, retry: bool, voice=None):
         if not claimed:
             yield emit(history, p)
             return
+        turn = None
         try:
-            label = "**Retry:** " if retry else ""
+            turn = p.session.last_attempted if retry else p.session.current
+            label = f"**Retry of {render.esc(render.turn_label(turn))}:** " if retry else ""
             history += [message("user", label + render.esc(text)),
                         message("assistant", "⏳ Grading your answer against the rubric and your notes…")]
             yield emit(history, p, clear_answer=True)
-            turn = p.session.last_attempted if retry else p.session.current
             try:
                 feedback = p.session.retry(text) if retry else p.session.answer(text)
             finally:  # the answer is stored before grading: its delivery is kept even if grading fails
@@ -165,8 +176,12 @@ def answer_step(text, history, p, *, retry: bool, voice=None):
         except Exception as e:
             if history and history[-1]["content"].startswith("⏳"):
                 history.pop()
-            history.append(message("assistant", friendly(e)))
-            final = emit(history, p)
+            # An answer that never reached the store (disk full, locked coach.db) goes back into the box,
+            # cleared when grading began, so that the candidate can submit it again instead of retyping it.
+            back = None if p.session.is_stored(turn, text) else text
+            history.append(message("assistant", friendly(e) + (
+                " Your answer is back in the answer box: submit it again once this is fixed." if back else "")))
+            final = emit(history, p, answer=back)
     yield final  # after the release: the next click is free as soon as the user sees this
 
 
@@ -230,7 +245,7 @@ def keep_delivery(p, turn, text, voice):
     """Store the recording's delivery with the answer just saved for `turn`, when the submitted text is
     still mostly the transcript; returns the Delivery kept (or None). The voice state is used up."""
     from interview_coach.delivery import Delivery
-    from interview_coach.transcribe import normalise_words
+    from interview_coach.eval.voice import normalise_words
 
     if not voice or turn is None:
         return None
@@ -248,7 +263,7 @@ def keep_delivery(p, turn, text, voice):
 
 def on_read_aloud(p):
     # The current question as speech (espeak-ng), played by the question audio player.
-    from interview_coach.transcribe import read_aloud
+    from interview_coach.read_aloud import read_aloud
 
     if p is None or not p.running or p.session.current is None:
         gr.Warning("Start a session first; then the question can be read aloud.")
@@ -290,9 +305,10 @@ def do_skip(history, p):
 
 def do_hint(history, p):
     # store and corpus only: no model, so no need to wait for another user's grading
+    turn = p.session.current
     hint = p.session.hint()
-    history.append(message("assistant", f"**Hint:** {render.esc(hint)}"))
-    return emit(history, p, {"hint": hint})
+    history.append(message("assistant", f"**Hint for {render.esc(render.turn_label(turn))}:** {render.esc(hint)}"))
+    return emit(history, p, {"hint": hint, "turn": turn_dict(turn)})
 
 
 def do_end(history, p):
@@ -329,19 +345,20 @@ def on_model_answer(history, p):
             yield emit(history, p)
             return
         try:
-            history.append(message("assistant", MODEL_ANSWER_HEAD + "⏳ writing… ▍"))
+            turn = p.session.last_attempted  # after a skip, not the question on screen: named in the head
+            head = render.model_answer_head(turn)
+            history.append(message("assistant", head + "\n" + render.draft("")))
             yield emit(history, p)
             for kind, value in stream_call(p.session.model_answer):
                 if kind == "token":
-                    history[-1] = message("assistant", MODEL_ANSWER_HEAD
-                                          + render.link_markers(render.esc(value)) + " ▍")
+                    history[-1] = message("assistant", head + "\n" + render.draft(value))
                     yield emit(history, p)
                 elif kind == "error":
                     raise value
                 else:
-                    history[-1] = message("assistant", render.model_answer_message(value))
-                    p.sources = render.citation_items([s.citation for s in value.sources])
-                    final = emit(history, p, value.to_dict())
+                    numbers = p.book.add(render.cited(value))
+                    history[-1] = message("assistant", render.model_answer_message(value, turn, numbers))
+                    final = emit(history, p, {**value.to_dict(), "turn": turn_dict(turn)})
         except Exception as e:
             history[-1] = message("assistant", friendly(e))
             final = emit(history, p)

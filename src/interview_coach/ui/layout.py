@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from interview_coach.corpus import USER_SUFFIXES
-from interview_coach.transcribe import can_read_aloud
+from interview_coach.read_aloud import can_read_aloud
 
 from . import render
 
@@ -114,7 +114,9 @@ def _interview_tab(tracks: list[str], difficulties: list[str]) -> InterviewView:
         start_btn = gr.Button("Start", variant="primary", scale=1, elem_id="start-btn")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            chat = gr.Chatbot(label="Coach", height=560, elem_id="chat", feedback_options=None,
+            # No floating label (it covered scrolled text); 440 px keeps the answer box and Submit on a
+            # 1000-px-high screen when a session starts.
+            chat = gr.Chatbot(label="Coach", show_label=False, height=440, elem_id="chat", feedback_options=None,
                               placeholder="Choose tracks and press **Start**.")
             with gr.Row(equal_height=False):
                 answer_in = gr.Textbox(lines=4, max_lines=14, label="Your answer", elem_id="answer-box", scale=3,
@@ -173,14 +175,16 @@ def _progress_tab(tab) -> ProgressView:
     with gr.Row():
         weakest_df = gr.Dataframe(headers=["topic", "track", "score", "answers"],
                                   label="Weakest topics", interactive=False, wrap=True)
-        due_df = gr.Dataframe(headers=["question", "due", "last score", ""], label="Reviews", wrap=True,
-                              column_widths=["55%", "20%", "12%", "13%"],
+        # Every column named; the status column wide enough for "upcoming" on one line.
+        due_df = gr.Dataframe(headers=["question", "due", "last score", "status"], label="Reviews", wrap=True,
+                              column_widths=["44%", "22%", "14%", "20%"], elem_id="reviews-table",
                               interactive=False)
-    sessions_df = gr.Dataframe(headers=["session", "mode", "started", "questions", "answered",
+    sessions_df = gr.Dataframe(headers=["session", "mode", "started", "questions", "answered", "skipped",
                                         "score", "status"],
                                label="Session history", interactive=False, elem_id="sessions-table")
     with gr.Row():
-        resume_in = gr.Dropdown([], label="Unfinished sessions", scale=3, allow_custom_value=True)
+        resume_in = gr.Dropdown([], label="Unfinished sessions", scale=3, allow_custom_value=True,
+                                elem_id="unfinished")
         resume_btn = gr.Button("Resume", scale=1)
     return ProgressView(tab, refresh_btn, history_plot, delivery_plot, weakest_df, due_df, sessions_df, resume_in,
                         resume_btn)

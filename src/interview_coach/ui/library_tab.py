@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import gradio as gr
 
-from interview_coach.corpus import USER_SUFFIXES
 from interview_coach.errors import UsageError
+from interview_coach.uploads import UPLOAD_DIR, keep_uploads
 
 from . import render
 from .common import bind, friendly
 from .layout import Layout
-
-UPLOAD_DIR = "uploads"  # under COACH_HOME: uploaded files live here and are indexed as one folder
 
 
 def status_text(coach) -> str:
@@ -66,19 +63,15 @@ def on_upload(coach, files, progress=gr.Progress()):
         gr.Warning("Choose one or more .md or .txt files first.")
         return gr.skip(), gr.skip()
     try:
-        target = coach.settings.home / UPLOAD_DIR
-        target.mkdir(parents=True, exist_ok=True)
-        copied = []
-        for f in files:
-            src = Path(f if isinstance(f, str) else getattr(f, "name", f))
-            if src.suffix.lower() not in USER_SUFFIXES:  # what ingest indexes: .md, .markdown, .txt
-                gr.Warning(f"{src.name}: only .md, .markdown and .txt files are indexed; skipped.")
-                continue
-            shutil.copyfile(src, target / src.name)
-            copied.append(src.name)
-        if not copied:
-            return "Nothing to add.", gr.skip()
-        return f"Added {', '.join(copied)}. " + reindex(coach, [target], progress), status_text(coach)
+        # Type, size and name are checked there: nothing is written outside COACH_HOME/uploads.
+        kept = keep_uploads(files, coach.settings.home)
+        for line in kept.refused:
+            gr.Warning(f"{line} (not added)")
+        refused = "".join(f"\n- not added: {render.esc(line)}" for line in kept.refused)
+        if not kept.names:
+            return "Nothing to add." + refused, gr.skip()
+        added = f"Added {', '.join(render.esc(n) for n in kept.names)}.{refused}\n\n"
+        return added + reindex(coach, [coach.settings.home / UPLOAD_DIR], progress), status_text(coach)
     except Exception as e:
         gr.Warning(friendly(e))
         return friendly(e), gr.skip()

@@ -15,6 +15,9 @@ a.cite {text-decoration: none; font-weight: 600; cursor: pointer;}
 .answer-meta {margin-top: 8px; font-size: 0.85em; opacity: 0.8;}
 .answer .notice {margin-top: 4px; font-size: 0.85em; color: #92400e;}
 .cursor {animation: blink 1s step-start infinite;} @keyframes blink {50% {opacity: 0;}}
+.provisional {border: 1px dashed #9ca3af; border-radius: 6px; padding: 6px 10px; background: rgba(156, 163, 175, 0.08);}
+.provisional-label {font-size: 0.8em; font-weight: 600; color: #92400e; text-transform: uppercase; letter-spacing: 0.03em;}
+.provisional .draft {color: #6b7280; font-style: italic; white-space: pre-wrap;}
 """
 
 # Clicking a [n] marker anywhere opens source n in the panel that belongs to the same tab.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from interview_coach.chunking import CitationBook
 from interview_coach.delivery import FILLERS_PER_MIN_OK, PACE_WPM, TARGET_S
 from interview_coach.progress import progress_data
 
@@ -23,10 +24,11 @@ def on_progress(services: Services):
         store = services.store()
         data = progress_data(store, services.questions, **LIMITS)
         weakest = [[t["topic"], t["track"], t["score"], t["n"]] for t in data["weakest"]]
-        reviews = [[r["question"] or r["question_id"], when(r["due"]), r["last_score"], label]
+        reviews = [[r["question"] or r["question_id"], when(r["due"]),
+                    "skipped" if r["last_skipped"] else r["last_score"], label]
                    for key, label in (("due", "due now"), ("upcoming", "upcoming")) for r in data[key]]
         sessions = data["sessions"]
-        table = [[r["id"], r["mode"], when(r["created_at"]), r["questions"], r["answered"],
+        table = [[r["id"], r["mode"], when(r["created_at"]), r["questions"], r["answered"], r["skipped"],
                   r["score"] if r["score"] is not None else "", r["status"]] for r in sessions]
         unfinished = [(f"#{r['id']} · {r['mode']} · {when(r['created_at'])} · "
                        f"{r['answered']}/{r['questions']} answered", r["id"])
@@ -51,10 +53,10 @@ def on_resume(services: Services, session_id, history, p):
             return (*emit(history, p), gr.skip())
         try:
             p.session = InterviewSession.resume(services.coach, int(session_id), store=services.store())
-            p.sources = []
+            p.book = CitationBook()
             history = [message("assistant", f"Resumed session {p.session.session_id}.")]
             if p.session.current is not None:
-                history.append(message("assistant", render.question_message(p.session.current)))
+                history += resumed_turn(p.session)
             else:
                 messages, _ = finish_messages(p)
                 history += messages
@@ -63,6 +65,19 @@ def on_resume(services: Services, session_id, history, p):
         except Exception as e:
             gr.Warning(friendly(e))
             return (*emit(history, p), gr.skip())
+
+
+def resumed_turn(session) -> list[dict]:
+    """The open question as the chat shows it on resume: a follow-up comes after the original question and
+    the answer it follows up on, so that it reads in context."""
+    turn = session.current
+    main = session.main_turn(turn)
+    if main is turn:
+        return [message("assistant", render.question_message(turn))]
+    answers = session.store.answers(main.turn_id)
+    said = [message("user", render.esc(answers[0]["text"]))] if answers and answers[0]["text"] else []
+    return [message("assistant", render.question_message(main)), *said,
+            message("assistant", render.question_message(turn))]
 
 
 def when(stamp: str | None) -> str:
@@ -96,11 +111,26 @@ def history_figure(scores: list[dict]):
     ax.grid(alpha=0.3)
     if points:
         ax.legend(loc="lower left", fontsize="small")
-        fig.autofmt_xdate()
+        date_axis(ax, [datetime.fromisoformat(r["answered_at"]).astimezone() for r in scores])
     else:
         ax.text(0.5, 0.5, "No graded answers yet: finish a practice session to see your progress.",
                 ha="center", va="center", transform=ax.transAxes)
     return fig
+
+
+def date_axis(ax, times: list) -> None:
+    """Dates that fit the data: a few points get a range of days around them (matplotlib's default for
+    one point spans years), labelled concisely."""
+    from datetime import timedelta
+
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    lo, hi = min(times), max(times)
+    pad = max((hi - lo) / 10, timedelta(days=1))
+    ax.set_xlim(lo - pad, hi + pad)
+    locator = AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
 
 # What delivery_figure plots: (Delivery field, panel title, the comfortable band shaded, or None).

@@ -9,24 +9,38 @@ from __future__ import annotations
 import html
 import re
 
+from interview_coach.extractive import note_blocks, whole_excerpt
+
 _MARKERS = re.compile(r"\[(\d+)\]")
+EXCERPT_CHARS = 320  # a whole sentence of the notes; longer ones end in " …" rather than mid-markdown
 
 
 def esc(text) -> str:
     return html.escape(str(text or ""), quote=True)
 
 
-def cite(n: int | None, prefix: str = "") -> str:
-    """A clickable citation marker; the page script opens source `prefix+n` in the panel beside it.
-    The prefix keeps markers of several critiques shown together (interview review) apart."""
+def cite(n: int | None, numbers: dict[int, int] | None = None) -> str:
+    """A clickable citation marker; the page script opens source n in the panel beside it. `numbers` maps
+    a grade's or answer's own numbering to the session's (chunking.CitationBook); a marker it does not
+    know is dropped rather than shown opening nothing."""
+    if n is not None and numbers is not None:
+        n = numbers.get(n)
     if n is None:
         return ""
-    return f'<a class="cite" href="#source-{prefix}{n}" data-n="{prefix}{n}">[{n}]</a>'
+    return f'<a class="cite" href="#source-{n}" data-n="{n}">[{n}]</a>'
 
 
-def link_markers(escaped: str, prefix: str = "") -> str:
+def link_markers(escaped: str, numbers: dict[int, int] | None = None) -> str:
     """Replace plain [n] markers in already-escaped text with clickable ones."""
-    return _MARKERS.sub(lambda m: cite(int(m.group(1)), prefix), escaped)
+    return _MARKERS.sub(lambda m: cite(int(m.group(1)), numbers), escaped)
+
+
+def cited(answer) -> list:
+    """The answer's sources that its shown sentences cite (chunking.Citation list), in source order."""
+    used = {n for s in answer.sentences or [] for n in s.citations}
+    if not answer.sentences:
+        used = {int(n) for n in _MARKERS.findall(answer.answer or "")}
+    return [s.citation for s in answer.sources if s.n in used]
 
 
 def _quote(text: str, limit: int = 240) -> str:
@@ -35,25 +49,39 @@ def _quote(text: str, limit: int = 240) -> str:
 
 
 # -- interview ------------------------------------------------------------------------------------
+def turn_label(turn) -> str:
+    """How the chat names a turn: "Question 2", or "the follow-up to question 1"."""
+    if getattr(turn, "kind", "main") == "follow_up":
+        return f"the follow-up to question {turn.number}"
+    return f"Question {turn.number}"
+
+
+def about(turn) -> str:
+    """What ties a retry or model answer to its question: its label and text."""
+    return f"{esc(turn_label(turn))}: *{esc(_quote(turn.question, 160))}*"
+
+
 def question_message(turn) -> str:
     """The coach asking a main question or a follow-up."""
     where = " · ".join(esc(p) for p in (getattr(turn, "track", ""), getattr(turn, "topic", "")) if p)
     if getattr(turn, "kind", "main") == "follow_up":
-        head = f"**Follow-up** <small>({where})</small>" if where else "**Follow-up**"
+        head = f"**Follow-up to question {turn.number}**" + (f" <small>({where})</small>" if where else "")
     else:
         head = f"**Question {turn.number} of {turn.total}** <small>({where})</small>"
     return f"{head}\n\n{esc(turn.question)}"
 
 
-def score_card(grade, delta: int | None = None, previous: int | None = None, prefix: str = "",
-               show_follow_up: bool = True) -> str:
+def score_card(grade, delta: int | None = None, previous: int | None = None, numbers: dict[int, int] | None = None,
+               show_follow_up: bool = True, title: str = "") -> str:
     """The critique of one answer: score, covered points with the candidate's own words as evidence,
-    missed points and doubtful claims with citation markers, and the follow-up."""
+    missed points and doubtful claims with citation markers, and the follow-up. `title` (markdown, already
+    escaped) names the question when the card is not right under it (a retry)."""
     change = ""
     if delta is not None:
         sign = "+" if delta > 0 else ""
         change = f" <span class='delta'>({sign}{delta} vs {previous if previous is not None else 'before'})</span>"
-    lines = [f"<div class='score-card'>\n\n### Score: {int(grade.score)}/100{change}\n"]
+    lines = ["<div class='score-card'>\n\n" + (f"{title}\n\n" if title else "")
+             + f"### Score: {int(grade.score)}/100{change}\n"]
     if grade.reason:
         lines.append(f"*{esc(grade.reason)}*\n")
     if grade.covered:
@@ -62,20 +90,23 @@ def score_card(grade, delta: int | None = None, previous: int | None = None, pre
             evidence = f' — you said: *“{esc(_quote(p.evidence))}”*' if p.evidence else ""
             lines.append(f"- ✓ {esc(p.point)}{evidence}")
         lines.append("")
+    passages = {c.n: c.text for c in grade.citations}  # the excerpts are shown as whole, plain sentences
     if grade.missed:
         lines.append("**Missed**\n")
         for p in grade.missed:
-            excerpt = f' — notes: “{esc(_quote(p.excerpt, 200))}”' if p.excerpt else ""
-            lines.append(f"- ✗ {esc(p.point)} {cite(p.citation, prefix)}{excerpt}")
+            excerpt = whole_excerpt(p.excerpt, passages.get(p.citation, ""))
+            excerpt = f' — notes: “{esc(_quote(excerpt, EXCERPT_CHARS))}”' if excerpt else ""
+            lines.append(f"- ✗ {esc(p.point)} {cite(p.citation, numbers)}{excerpt}")
         lines.append("")
     if grade.check_this:
         lines.append("**Check this**\n")
         for c in grade.check_this:
-            instead = f' Notes say: “{esc(_quote(c.excerpt, 200))}”' if c.excerpt else ""
-            lines.append(f"- ⚠ *“{esc(_quote(c.sentence))}”* — {esc(str(c.reason).rstrip('.'))}.{instead} {cite(c.citation, prefix)}")
+            excerpt = whole_excerpt(c.excerpt, passages.get(c.citation, ""))
+            instead = f' Notes say: “{esc(_quote(excerpt, EXCERPT_CHARS))}”' if excerpt else ""
+            lines.append(f"- ⚠ *“{esc(_quote(c.sentence))}”* — {esc(str(c.reason).rstrip('.'))}.{instead} {cite(c.citation, numbers)}")
         lines.append("")
     if grade.feedback:
-        lines.append(f"**Feedback:** {link_markers(esc(grade.feedback), prefix)}\n")
+        lines.append(f"**Feedback:** {link_markers(esc(grade.feedback), numbers)}\n")
     if grade.follow_up and show_follow_up:  # not when the coach asks it next anyway
         lines.append(f"**Follow-up to think about:** {esc(grade.follow_up)}\n")
     if getattr(grade, "graded_against", "bank") != "bank":
@@ -88,9 +119,11 @@ def summary_message(summary) -> str:
     mean = f"mean score {summary.score:.0f}/100" if summary.score is not None else "no graded answers"
     lines = [f"### Session {summary.session_id} finished · {mean}\n"]
     for turn, grade in summary.turns:
-        score = f"{int(grade.score)}/100" if grade is not None else "not graded"
         label = "follow-up" if getattr(turn, "kind", "main") == "follow_up" else f"Q{turn.number}"
-        lines.append(f"- **{label}** {esc(_quote(turn.question, 120))} — **{score}**")
+        lines.append(f"- **{label}** {esc(_quote(turn.question, 120))} — {attempts(summary, turn, grade)}")
+    if summary.retried:
+        lines.append("\n<small>Your first attempt counts for the score and the review schedule; a retry comes "
+                     "right after the critique, so it shows what you took in, not what you recalled.</small>")
     if summary.per_topic:
         lines.append("\n**By topic:** " + ", ".join(f"{esc(t)} {s:.0f}" for t, s in summary.per_topic.items()))
     if summary.weakest:
@@ -102,61 +135,74 @@ def summary_message(summary) -> str:
     return "\n".join(lines)
 
 
-def interview_review(summary, prefix_of=lambda k: "") -> list[str]:
-    """Interview mode holds feedback until the end: one score card per graded turn (k-th turn's markers
-    carry prefix_of(k))."""
-    cards = []
-    for k, (turn, grade) in enumerate(summary.turns, 1):
-        if grade is not None:
-            cards.append(f"**Review — {esc(_quote(turn.question, 160))}**\n\n"
-                         + score_card(grade, prefix=prefix_of(k), show_follow_up=False))
-    return cards
+def attempts(summary, turn, grade) -> str:
+    """One turn's result in the summary: skipped, or the first attempt's score and any retry with its delta."""
+    if grade is None:
+        return "**not answered**"
+    if turn.turn_id in summary.skipped:
+        return "**skipped**"
+    first = int(grade.score)
+    if turn.turn_id not in summary.retried:
+        return f"**{first}/100**"
+    retry = summary.retried[turn.turn_id]
+    return f"**{first}/100** first attempt (counts) · retry {retry}/100 ({retry - first:+d})"
+
+
+def review_card(turn, grade, numbers: dict[int, int] | None = None) -> str:
+    """Interview mode holds feedback until the end: the score card of one turn, headed by its question."""
+    return (f"**Review — {esc(_quote(turn.question, 160))}**\n\n"
+            + score_card(grade, numbers=numbers, show_follow_up=False))
 
 
 # -- sources panel --------------------------------------------------------------------------------
-def sources_panel(items, *, empty: str = "Sources cited by the coach appear here.") -> str:
-    """items: dicts with n, title, source, heading, text. Each is a <details> the page script opens."""
-    if not items:
+def sources_panel(notes, *, empty: str = "Sources cited by the coach appear here.") -> str:
+    """notes: chunking.CitedNote list (a CitationBook's). Each note is one <details> the page script opens,
+    holding every passage of it that was cited."""
+    if not notes:
         return f"<div class='sources-empty'>{esc(empty)}</div>"
     parts = ["<div class='sources-list'>"]
-    for it in items:
-        where = esc(it.get("source", ""))
-        if it.get("heading"):
-            where += f" › {esc(it['heading'])}"
-        key = f"{it.get('prefix', '')}{it['n']}"
-        parts.append(
-            f"<details class='source' data-n='{esc(key)}'>"
-            f"<summary><b>[{it['n']}]</b> {esc(it.get('title') or it.get('id', ''))}</summary>"
-            f"<div class='source-path'>{where}</div>"
-            f"<div class='source-text'>{esc(it.get('text', ''))}</div></details>")
+    for note in notes:
+        parts.append(f"<details class='source' data-n='{note.n}'>"
+                     f"<summary><b>[{note.n}]</b> {esc(note.title or note.source)}</summary>"
+                     f"<div class='source-path'>{esc(note.source)}</div>")
+        for c in note.passages:
+            heading = f"<div class='source-heading'>{esc(c.heading)}</div>" if c.heading else ""
+            text = "\n".join(note_blocks(c.text))  # plain text, one line per paragraph or list item
+            parts.append(f"<div class='passage' data-chunk='{esc(c.id)}'>{heading}"
+                         f"<div class='source-text'>{esc(text)}</div></div>")
+        parts.append("</details>")
     parts.append("</div>")
     return "".join(parts)
 
 
-def citation_items(citations, prefix: str = "") -> list[dict]:
-    """chunking.Citation list (a grade's citations, or an answer's `[s.citation for s in sources]`) ->
-    panel items."""
-    return [{"n": c.n, "prefix": prefix, "id": c.id, "title": c.title, "source": c.source,
-             "heading": c.heading, "text": c.text} for c in citations]
-
-
 # -- ask your notes -------------------------------------------------------------------------------
+DRAFT_LABEL = "Drafting — not yet verified"
+
+
+def draft(text: str) -> str:
+    """The model's text while it arrives, in a box marked provisional: nothing in it has been checked
+    against the notes yet, so it is never shown as the answer, and its [n] markers are not links."""
+    body = esc(text) or "<i>waiting for the model…</i>"
+    return (f"<div class='provisional'><div class='provisional-label'>⏳ {DRAFT_LABEL}</div>"
+            f"<div class='draft'>{body}<span class='cursor'>▍</span></div></div>")
+
+
 def streaming_text(text: str) -> str:
-    """The answer while tokens arrive: escaped, markers clickable, a cursor at the end."""
-    return f"<div class='answer streaming'>{link_markers(esc(text))}<span class='cursor'>▍</span></div>"
+    """The Ask tab's answer area while tokens arrive: the provisional draft."""
+    return f"<div class='answer streaming'>{draft(text)}</div>"
 
 
-def verified_answer(answer, *, title: str) -> str:
+def verified_answer(answer, *, title: str, numbers: dict[int, int] | None = None) -> str:
     """Each sentence shown with its verdict; unsupported ones are struck through and flagged."""
     sentences = answer.sentences or []
     closed = getattr(answer, "mode", "rag") == "closed-book"
     parts = [f"<div class='answer'><div class='answer-title'>{esc(title)}</div>"]
     if not sentences:
-        parts.append(f"<p>{link_markers(esc(answer.answer))}</p>")
+        parts.append(f"<p>{link_markers(esc(answer.answer), numbers)}</p>")
     for s in sentences:
         # Closed-book answers cite nothing: judge them by whether any retrieved note supports them.
         ok = getattr(s, "content_supported", s.supported) if closed else s.supported
-        marks = "".join(cite(n) for n in s.citations)
+        marks = "".join(cite(n, numbers) for n in s.citations)
         if ok:
             parts.append(f"<span class='sent supported'>{esc(s.text)} {marks}</span> ")
         else:
@@ -173,15 +219,20 @@ def verified_answer(answer, *, title: str) -> str:
     return "".join(parts)
 
 
-def model_answer_message(answer) -> str:
+def model_answer_head(turn) -> str:
+    """The model answer's heading: which question it answers (after a skip, not the one on screen)."""
+    return f"**Model answer to {esc(turn_label(turn))}** (from your notes)\n\n{about(turn)}\n"
+
+
+def model_answer_message(answer, turn, numbers: dict[int, int] | None = None) -> str:
     """A model answer in the chat: sentences with their markers; unsupported ones flagged."""
-    out = ["<div class='model-answer'>\n\n**Model answer** (from your notes)\n"]
+    out = [f"<div class='model-answer'>\n\n{model_answer_head(turn)}"]
     for s in answer.sentences or []:
-        marks = " ".join(cite(n) for n in s.citations)
+        marks = " ".join(cite(n, numbers) for n in s.citations)
         text = f"{esc(s.text)} {marks}".strip()
         out.append(text if s.supported else f"⚠ ~~{esc(s.text)}~~ {marks} *(not supported by the notes)*")
     if not answer.sentences:
-        out.append(link_markers(esc(answer.answer)))
+        out.append(link_markers(esc(answer.answer), numbers))
     if getattr(answer, "fallback", False):
         out.append("*The model's own answer did not hold up against the notes; these are the notes' sentences.*")
     out.append("\n</div>")

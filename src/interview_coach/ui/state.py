@@ -10,20 +10,23 @@ from typing import Any
 
 import gradio as gr
 
+from interview_coach.chunking import CitationBook
+
 BUSY_WAIT_S = 3  # how long a click waits for the same tab's previous step before it is refused
 STILL_WORKING = "Still working on the previous step; one moment."
 
 
 @dataclass(eq=False)  # compared by identity, as Gradio's state holder expects of a mutable object
 class InterviewTabState:
-    """One tab's interview session and what its last critique cited.
+    """One tab's interview session and every note its chat has cited.
 
     Whether an answer exists to retry and whether the session is over are the session's own facts
     (`last_attempted`, `finished`), read through the properties below, never copied here.
     """
 
     session: Any = None  # interview.InterviewSession
-    sources: list[dict] = field(default_factory=list)  # the items of the sources panel
+    # Every note cited in this session's chat, numbered once for the session (the sources panel).
+    book: CitationBook = field(default_factory=CitationBook)
     # A second click while a step runs gets a message, not a second run.
     busy: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
