@@ -290,8 +290,11 @@ def test_cli_ctrl_c_saves_and_prints_the_resume_hint(coach_env):
     import sys
 
     code = DRIVER.format(tests=str(Path(__file__).parent))
+    # As from a shell: Ctrl-C's default action. Something earlier in the suite can leave SIGINT ignored in
+    # pytest's process, an ignored signal stays ignored in a child, and the child would never see it.
     proc = subprocess.Popen([sys.executable, "-c", code, "interview", "-n", "2"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=coach_env, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=coach_env, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         proc.stdin.write("an answer score=30\n\n")
         proc.stdin.flush()

@@ -117,11 +117,7 @@ class Preload:
 
     def _run(self, coach, question: str) -> None:
         import contextlib
-        import signal
 
-        # Ctrl-C must reach the main thread, which waits in input(): a signal the kernel hands to this
-        # thread would not wake that read, and the session would not stop.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             with contextlib.suppress(Exception):  # a problem is left to the real call, which reports it
                 coach.grader.grade(question or WARM_ANSWER, WARM_ANSWER)
