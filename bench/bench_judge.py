@@ -42,7 +42,7 @@ def cases(settings):
 
 def main() -> None:
     settings = Settings.load({})
-    judge = load_judge(settings)
+    judge = load_judge(settings.replace(judge="model"))  # the trained judge, whatever COACH_JUDGE says
     answers = cases(settings)
     verify(*answers[0], judge)  # load the model
     ours = []
