@@ -14,7 +14,7 @@ from typing import Callable
 
 from . import scheduler
 from .corpus import DIFFICULTIES
-from .errors import UsageError
+from .errors import CoachError, UsageError
 from .grading import Grade
 from .store import Store, parse_ts, utcnow
 
@@ -296,8 +296,6 @@ class InterviewSession:
     def is_stored(self, turn: Turn | None, text: str) -> bool:
         """Whether `text` is the latest stored answer to `turn`: after a failed submit, the edges tell the
         candidate whether to submit again (False also when the store cannot be read)."""
-        from .errors import CoachError
-
         if turn is None:
             return False
         try:

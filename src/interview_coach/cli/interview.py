@@ -190,10 +190,7 @@ def _run(console, session, preload: Preload | None = None) -> int:
                 if turn is None:
                     console.print("Type a command, or an empty line for the summary.")
                     continue
-                try:
-                    check_answer_length(text)
-                except UsageError as e:  # the same limit and message as `coach grade` and the UI; ask again
-                    console.print(f"[yellow]{escape(str(e))}[/]")
+                if _too_long(console, text):
                     continue
                 ready("grading")
                 try:
@@ -242,6 +239,19 @@ def _run(console, session, preload: Preload | None = None) -> int:
         return 130
 
 
+def _too_long(console, text: str) -> bool:
+    """Over the answer limit: say so (the same limit and message as `coach grade` and the UI), so the
+    candidate is asked again instead of the session ending."""
+    from rich.markup import escape
+
+    try:
+        check_answer_length(text)
+    except UsageError as e:
+        console.print(f"[yellow]{escape(str(e))}[/]")
+        return True
+    return False
+
+
 def _retry(console, session, practice: bool) -> None:
     from rich.markup import escape
 
@@ -253,10 +263,7 @@ def _retry(console, session, practice: bool) -> None:
     if not again or _command(again):
         console.print("[dim]Retry cancelled.[/]")
         return
-    try:
-        check_answer_length(again)
-    except UsageError as e:
-        console.print(f"[yellow]{escape(str(e))}[/]")
+    if _too_long(console, again):
         return
     with console.status("Grading…"):
         feedback = session.retry(again)
