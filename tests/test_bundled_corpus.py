@@ -28,7 +28,7 @@ def corpus():
 
 def test_bundled_corpus_validates(corpus):
     assert corpus.problems == []
-    assert len(corpus.notes) >= 150 and len(corpus.sources) == 5 and len(corpus.questions) >= 300
+    assert len(corpus.notes) >= 150 and len(corpus.sources) == 6 and len(corpus.questions) >= 300
 
 
 def test_every_note_is_used_and_every_question_has_notes(corpus):

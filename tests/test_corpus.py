@@ -31,7 +31,7 @@ def test_missing_field_and_dangling_note(corpus_dir):
     text = bank.read_text().replace("  difficulty: easy\n", "").replace("notes: [attention]", "notes: [nope]")
     bank.write_text(text)
     problems = messages(corpus_dir)
-    assert "corpus/questions/bank.yaml:14: question q-layernorm is missing difficulty" in problems
+    assert "corpus/questions/bank.yaml:17: question q-layernorm is missing difficulty" in problems
     assert "corpus/questions/bank.yaml:1: question q-sqrt-dk points at note 'nope', which does not exist" in problems
 
 
@@ -75,3 +75,23 @@ def test_user_documents_skip_unreadable_and_carry_on(tmp_path):
     assert any("bad.md: not valid UTF-8" in s for s in skipped)
     assert any("empty.md: empty file" in s for s in skipped)
     assert any(s.startswith(str(tmp_path / "gone")) for s in skipped)
+
+
+def test_misconceptions_are_read_and_malformed_ones_reported(corpus_dir):
+    bank = corpus_dir / "questions" / "bank.yaml"
+    text = bank.read_text()
+    block = ("  misconceptions:\n"
+             "    - claim: Dividing by d_k instead of its square root is what the paper does.\n"
+             "      correction: The paper divides by the square root of d_k, which keeps the variance at one.\n")
+    bank.write_text(text.replace("  notes: [attention]", block + "  notes: [attention]", 1))
+    corpus = load_corpus(corpus_dir)
+    assert corpus.problems == []
+    q = corpus.question("q-sqrt-dk")
+    assert [m.claim for m in q.misconceptions] == ["Dividing by d_k instead of its square root is what the paper does."]
+    assert q.misconceptions[0].correction.startswith("The paper divides")
+
+    bank.write_text(text.replace("  notes: [attention]", "  misconceptions:\n    - just a string\n"
+                                 "  notes: [attention]", 1))
+    problems = messages(corpus_dir)
+    assert any("misconceptions must be a list of {claim, correction}" in p and p.startswith("corpus/questions/bank.yaml:")
+               for p in problems), problems

@@ -226,6 +226,24 @@ def test_score_grades_reports_levels_and_correlations():
     assert list(result["by_level"]) == ["strong", "partial", "wrong", "off-topic"]
     assert result["by_level"]["strong"] == {"n": 2, "mean": 85.0, "min": 80.0, "median": 85.0, "max": 90.0}
     assert 0 < result["kendall"] < result["spearman"] < 1
+    # q1's wrong answer (70) is above its partial one (60); q2 has no wrong answer.
+    assert result["wrong_below_partial"] == 0.0 and result["questions"] == 2
+    assert result["strong_median"] == 85.0 and result["off_topic_max"] == 0
+
+
+def test_calibration_targets_and_the_split_by_question():
+    from interview_coach.eval.data import grading_split
+    from interview_coach.eval.grading import targets_met
+
+    met = targets_met({"pairwise_accuracy": 0.96, "spearman": 0.84, "strong_median": 80, "strong_min": 61,
+                       "wrong_median": 25, "wrong_below_partial": 1.0, "off_topic_max": 11})
+    assert met == {"pairwise_accuracy": True, "spearman": False, "strong_median": True, "strong_min": True,
+                   "wrong_median": True, "wrong_below_partial": True, "off_topic_max": False}
+    assert not any(targets_met({}).values())
+    # Every answer to a question is on one side; both sides are used, and the split never changes.
+    rows = [GradedAnswer(f"q{i}", "a", 50) for i in range(40)]
+    assert {r.split for r in rows} == {"dev", "test"}
+    assert grading_split("aud-eer") == grading_split("aud-eer") == GradedAnswer("aud-eer", "x", 1).split
 
 
 def check(text, supported, content_supported, evidence="", reason="", code=None):

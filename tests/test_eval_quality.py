@@ -15,7 +15,8 @@ from interview_coach.eval.retrieval import METRICS, evaluate_retrieval
 
 pytestmark = pytest.mark.slow
 
-# Retrieval, all 352 queries (measured: hybrid hit@5 0.997, MRR@10 0.911, hit@1 0.847;
+# Retrieval, all 443 queries (measured: hybrid hit@5 0.9955, MRR@10 0.914, hit@1 0.851; on the first 352
+# before the classical notes and their queries: hit@5 0.997, MRR@10 0.911, hit@1 0.847;
 # vector hit@5 0.974, BM25 hit@5 0.963).
 HYBRID_HIT_AT_5 = 0.98
 HYBRID_MRR_AT_10 = 0.89
@@ -25,12 +26,12 @@ JUDGE_BALANCED_ACCURACY = 0.63
 # The trained judge (COACH_JUDGE=model) on its held-out test split, 675 pairs of 25 unseen notes
 # (measured: balanced accuracy 0.739, CI 0.706-0.769).
 JUDGE_TEST_SPLIT_BALANCED_ACCURACY = 0.71
-# The grader on 32 of the 128 graded answers, 8 whole questions spread over the tracks
-# (measured: pairwise accuracy 0.958 (46 of 48 pairs) and Spearman 0.850 on this subset; 0.945 and
-# 0.838 on all 128).
-GRADED_SUBSET = 32
-GRADING_PAIRWISE_ACCURACY = 0.90
-GRADING_SPEARMAN = 0.78
+# The grader on about 40 answers of the test split (the calibration never saw these questions), whole
+# questions spread over the tracks (measured: 46 answers to 10 questions, pairwise accuracy 0.893 and
+# Spearman 0.807; 0.910 and 0.812 on the whole test split).
+GRADED_SUBSET = 40
+GRADING_PAIRWISE_ACCURACY = 0.86
+GRADING_SPEARMAN = 0.76
 
 RANX_NAMES = {"hit@1": "hit_rate@1", "hit@3": "hit_rate@3", "hit@5": "hit_rate@5", "mrr@10": "mrr@10",
               "ndcg@10": "ndcg@10", "recall@5": "recall@5"}
@@ -51,7 +52,7 @@ def retrieval(coach):
 def test_retrieval_does_not_regress(retrieval):
     _, metrics, _ = retrieval
     hybrid = metrics["hybrid"]
-    assert hybrid["n"] == 352
+    assert hybrid["n"] == 443
     assert hybrid["hit@5"] >= HYBRID_HIT_AT_5, hybrid
     assert hybrid["mrr@10"] >= HYBRID_MRR_AT_10, hybrid
     assert hybrid["hit@1"] >= HYBRID_HIT_AT_1, hybrid
@@ -95,8 +96,8 @@ def test_trained_judge_on_its_held_out_split_does_not_regress(coach):
 
 
 def test_grading_does_not_regress(coach):
-    rows = spread_groups(load_graded(), GRADED_SUBSET)
-    assert len(rows) == GRADED_SUBSET and len({r.question_id for r in rows}) == GRADED_SUBSET // 4
+    rows = spread_groups([r for r in load_graded() if r.split == "test"], GRADED_SUBSET)
+    assert len({r.question_id for r in rows}) >= 8 and {r.split for r in rows} == {"test"}
     result, details = evaluate_grading(coach, rows)
     assert result["pairwise_accuracy"] >= GRADING_PAIRWISE_ACCURACY, result
     assert result["spearman"] >= GRADING_SPEARMAN, result

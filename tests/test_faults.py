@@ -37,7 +37,7 @@ class PlainGrader:
     def __init__(self, corpus, hang: bool = False):
         self.corpus, self.hang = corpus, hang
 
-    def grade(self, question, answer):
+    def grade(self, question, answer, parent=None):
         if self.hang:
             print(GRADING, flush=True)
             time.sleep(600)

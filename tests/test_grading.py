@@ -1,5 +1,6 @@
-"""Rubric grading on the real embedder and index: ordering on labelled answers, no inflation, evidence,
-citations, follow-ups, free-text questions and the `coach grade` CLI contract."""
+"""Rubric grading on the real embedder, index and judgement model: ordering and calibration on the
+held-out (test) split of the graded answers, misconceptions with their correction, no inflation from
+repetition or markdown, follow-up rubrics, free-text and uncovered questions, and the `coach grade` CLI."""
 
 from __future__ import annotations
 
@@ -11,57 +12,109 @@ from collections import defaultdict
 import pytest
 
 from conftest import REPO, coach_command
+from interview_coach.eval.data import grading_split
+from interview_coach.text import answer_sentences
 
 pytestmark = pytest.mark.slow
 
 GRADED = [json.loads(line) for line in (REPO / "eval" / "datasets" / "graded_answers.jsonl").read_text().splitlines()
           if line.strip()]
-LEVELS = ["strong", "partial", "wrong", "off-topic"]
+# The calibration was fitted on the dev split; these are answers to questions it never saw.
+HELD_OUT = [r for r in GRADED if grading_split(r["question_id"]) == "test"]
 
 
 @pytest.fixture(scope="module")
-def subset_grades(bundled_coach):
-    """All 128 labelled answers (32 questions x 4 levels), about a minute on 2 cores."""
-    return [(r, bundled_coach.grade(r["question_id"], r["answer"])) for r in GRADED]
+def held_out_grades(bundled_coach):
+    """The test split, about 190 answers to 40 questions (a little over a minute on 2 cores)."""
+    return [(r, bundled_coach.grade(r["question_id"], r["answer"])) for r in HELD_OUT]
 
 
-def test_levels_are_ordered_strong_partial_wrong_offtopic(subset_grades):
+def test_levels_are_ordered_and_off_topic_stays_low(held_out_grades):
     by_level = defaultdict(list)
-    for row, grade in subset_grades:
+    for row, grade in held_out_grades:
         by_level[row["level"]].append(grade.score)
-    means = [statistics.mean(by_level[level]) for level in LEVELS]
-    assert means == sorted(means, reverse=True), dict(zip(LEVELS, means))
+    means = [statistics.mean(by_level[level]) for level in ("strong", "partial", "wrong")]
+    assert means == sorted(means, reverse=True), {k: statistics.mean(v) for k, v in by_level.items()}
     assert max(by_level["off-topic"]) <= 10
+    assert statistics.median(by_level["strong"]) >= 70
 
 
-def test_covered_points_quote_the_candidate_and_missed_points_cite_notes(subset_grades):
-    for row, grade in subset_grades:
+def test_covered_points_quote_the_candidate_and_missed_points_cite_notes(held_out_grades):
+    for row, grade in held_out_grades:
+        said = " ".join(answer_sentences(row["answer"]))
         for point in grade.covered:
-            assert point.evidence and point.evidence in row["answer"]
+            assert point.evidence and point.evidence in said
         cited = {c.n for c in grade.citations}
         for point in grade.missed:
             assert point.citation in cited and point.excerpt
-        assert grade.follow_up
+        assert grade.follow_up and grade.why.startswith(f"{grade.score}/100")
 
 
-def test_empty_short_and_off_topic_answers_are_not_inflated(bundled_coach):
-    empty = bundled_coach.grade("aud-eer", "   ")
-    assert empty.score == 0 and "empty" in empty.reason and empty.missed and not empty.covered
-    short = bundled_coach.grade("aud-eer", "It is fine.")
-    assert short.score <= 10 and short.reason
-    off = bundled_coach.grade("aud-eer", "Gradient boosting fits each new tree to the residuals of the "
-                                         "ensemble so far, and shrinkage slows the learning rate down.")
-    assert off.score <= 10 and "off-topic" in off.reason
+def test_a_stated_misconception_gets_its_correction_and_caps_the_score(bundled_coach):
+    right = bundled_coach.grade("cls-trees-bagging-or-boosting",
+                                "A random forest is bagging: each tree is trained independently on a bootstrap "
+                                "sample with a random subset of features at each split, and the trees are averaged. "
+                                "Boosting, such as AdaBoost or gradient boosting, adds trees one at a time.")
+    wrong = bundled_coach.grade("cls-trees-bagging-or-boosting",
+                                "Random forests are boosting: each tree is trained to correct the mistakes of the "
+                                "previous tree, and the final prediction is their weighted sum.")
+    assert not right.wrong and right.score >= 50
+    assert wrong.wrong and wrong.wrong[0].kind == "misconception" and wrong.score <= 25 < right.score
+    mistake = wrong.wrong[0]
+    assert "bagging" in mistake.excerpt.lower() and mistake.citation in {c.n for c in wrong.citations}
+    # The wrong sentence is never the evidence that a key point is covered.
+    assert all(mistake.sentence not in p.evidence for p in wrong.covered)
+    assert "misconception" in wrong.why
+
+
+def test_repetition_and_markdown_do_not_change_the_grade(bundled_coach):
+    plain = ("EER is the operating point where the false acceptance rate equals the false rejection rate. "
+             "You sweep the threshold over the scores and find where the two error curves cross. "
+             "Lower is better.")
+    once = bundled_coach.grade("aud-eer", plain)
+    assert bundled_coach.grade("aud-eer", " ".join([plain] * 300)).score == once.score
+    listed = bundled_coach.grade("aud-eer", "**EER**\n\n- the operating point where the false acceptance rate "
+                                            "equals the false rejection rate\n- sweep the threshold over the "
+                                            "scores and find where the two error curves cross\n- lower is better")
+    assert abs(listed.score - once.score) <= 10 and len(listed.covered) >= len(once.covered) - 1
+
+
+def test_numbers_written_differently_are_not_contradictions(bundled_coach):
+    grade = bundled_coach.grade("aud-logmel-pipeline",
+                                "Resample to 16,000 Hz mono, cut 25 ms windows every 10 ms, apply a Hann window, "
+                                "take the STFT power spectrum, apply 80 mel filters and take the log. A 3 second "
+                                "clip gives about 300 frames of 80 features.")
+    assert not grade.wrong and not grade.check_this, (grade.wrong, grade.check_this)
+    assert grade.score >= 70
+
+
+def test_a_follow_up_is_graded_against_the_notes_that_answer_it(bundled_coach):
+    question = bundled_coach.corpus.question("aud-logmel-pipeline")
+    follow_up = question.follow_ups[0]   # "What output shape do you get for a 3-second clip?"
+    grade = bundled_coach.grade(follow_up, "With a 10 ms hop a 3 second clip gives about 300 frames, each with "
+                                           "80 log-mel values, so the input is roughly 300 by 80.",
+                                parent=question.id)
+    assert grade.graded_against == "follow-up" and grade.question_id == question.id
+    points = [p.point for p in grade.covered + grade.missed]
+    assert 1 <= len(points) <= 4 and all(len(p.split()) >= 6 and not p.endswith(":") for p in points)
+    assert grade.score >= 40 and grade.follow_up is None
 
 
 def test_free_text_questions_say_what_they_were_graded_against(bundled_coach):
     close = bundled_coach.grade("What is the equal error rate (EER) in speaker verification?",
                                 "It is the error rate at the threshold where false accepts equal false rejects.")
     assert close.graded_against == "closest-bank" and close.question_id == "aud-eer" and close.score > 20
-    notes = bundled_coach.grade("How does Chroma store vectors on disk for a local index?",
-                                "It writes them with an HNSW index next to a SQLite file.")
-    assert notes.graded_against == "notes" and notes.question_id is None
-    assert "notes" in notes.feedback
+    trees = bundled_coach.grade("How do we train decision trees?",
+                                "Greedily, top down: at each node try every feature and threshold, pick the split "
+                                "that most reduces impurity (Gini or entropy for classification, variance for "
+                                "regression), and recurse until a stopping rule such as max depth or min samples "
+                                "per leaf; then prune back with cost-complexity pruning to reduce variance.")
+    # A correct one-sentence answer: brief-but-correct band (40-70), never "off-topic" as it was before.
+    assert trees.score >= 40 and trees.reason == "", (trees.score, trees.reason, trees.graded_against)
+    uncovered = bundled_coach.grade("How long should sourdough bread proof before baking?",
+                                    "Usually four to six hours at room temperature, or overnight in the fridge.")
+    assert uncovered.graded_against == "uncovered" and uncovered.score == 0
+    assert "do not cover" in uncovered.reason and "off-topic" not in uncovered.reason
 
 
 def test_coach_grade_cli_contract(coach_env, tmp_path):
@@ -73,7 +126,8 @@ def test_coach_grade_cli_contract(coach_env, tmp_path):
                                             "--json"], capture_output=True, text=True, env=coach_env, timeout=300)
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
-    assert {"question_id", "score", "covered", "missed", "feedback", "citations", "follow_up"} <= set(data)
+    assert {"question_id", "score", "covered", "missed", "feedback", "citations", "follow_up", "wrong",
+            "why"} <= set(data)
     assert data["question_id"] == "q-sqrt-dk" and 0 <= data["score"] <= 100
     assert len(data["covered"]) >= 2
     assert data["follow_up"] == "What happens if you forget the scaling?"

@@ -40,8 +40,8 @@ class FakeGrader:
         self.corpus = corpus
         self.calls: list[tuple[str, str]] = []
 
-    def grade(self, question, answer):
-        self.calls.append((question, answer))
+    def grade(self, question, answer, parent=None):
+        self.calls.append((question, answer) if parent is None else (question, answer, parent))
         q = self.corpus.question(question)
         m = re.search(r"score=(\d+)", answer)
         points = q.key_points if q else ("a point",)
@@ -118,9 +118,9 @@ def test_practice_answer_follow_up_retry_skip_and_summary(coach, clock):
     assert s.current is follow
     assert s.retry("best score=95").delta == 15
 
-    # The follow-up is graded as free text; no second follow-up even though the fake offers none anyway.
+    # The follow-up is graded against its parent question's notes; no second follow-up.
     fb = s.answer("the follow-up answer score=60")
-    assert coach.grader.calls[-1] == (follow.question, "the follow-up answer score=60")
+    assert coach.grader.calls[-1] == (follow.question, "the follow-up answer score=60", first.question_id)
     second = fb.next_turn
     assert second.kind == "main" and second.number == 2 and second.question_id != first.question_id
 
@@ -401,7 +401,7 @@ def test_cli_preloads_the_models_while_the_candidate_types():
     calls, release = [], threading.Event()
 
     class Grader:
-        def grade(self, question, answer):
+        def grade(self, question, answer, parent=None):
             release.wait(10)   # still loading when the candidate answers: the answer waits for it
             calls.append((threading.current_thread().name, question, answer))
             raise RuntimeError("no index")   # left to the real call to report

@@ -62,9 +62,9 @@ def test_the_answer_is_stored_before_grading(settings):
     seen = {}
     real = coach.grader.grade
 
-    def grade(question, answer):
+    def grade(question, answer, parent=None):
         seen["ungraded"] = [a["text"] for a in session.store.ungraded_answers(session.session_id)]
-        return real(question, answer)
+        return real(question, answer, parent)
 
     coach.grader.grade = grade
     session = InterviewSession.start(coach, SessionConfig(n_questions=1), clock=FakeClock(), seed=0)
@@ -76,7 +76,7 @@ def test_the_answer_is_stored_before_grading(settings):
 def test_grader_failure_keeps_the_answer_and_resume_grades_it(settings):
     coach = fake_coach(settings)
     real = coach.grader.grade
-    coach.grader.grade = lambda q, a: (_ for _ in ()).throw(ModelUnavailableError("the model is gone"))
+    coach.grader.grade = lambda q, a, parent=None: (_ for _ in ()).throw(ModelUnavailableError("the model is gone"))
     session = InterviewSession.start(coach, SessionConfig(n_questions=2), clock=FakeClock(), seed=0)
     first = session.current
     with pytest.raises(ModelUnavailableError):
@@ -99,7 +99,7 @@ from interview_coach.settings import Settings
 from interview_coach.interview import InterviewSession, SessionConfig
 import test_interview as t
 coach = t.fake_coach(Settings.load(home={home!r}, corpus_dir={corpus!r}))
-coach.grader.grade = lambda q, a: os._exit(9)   # die mid-grading, no cleanup at all
+coach.grader.grade = lambda q, a, parent=None: os._exit(9)   # die mid-grading, no cleanup at all
 s = InterviewSession.start(coach, SessionConfig(n_questions=2), seed=0)
 print(s.session_id, s.current.turn_id, flush=True)
 s.answer("answer typed before the crash score=70")

@@ -71,10 +71,23 @@ class Coach:
                                                       self.embeddings, self.settings)
 
     @cached_property
+    def judgement_model(self):
+        """Our trained cross-encoder (the grader reads misconceptions in answers with it); None when its
+        files are missing, and the grader falls back to cosine rules."""
+        from .errors import ModelUnavailableError
+        from .judge_model import JudgeModel
+
+        try:
+            return JudgeModel()
+        except ModelUnavailableError:
+            return None
+
+    @cached_property
     def grader(self):
         from .grading import Grader
 
-        return self._provided("grader") or Grader(self.corpus, self.embeddings, self.judge, self.retriever)
+        return self._provided("grader") or Grader(self.corpus, self.embeddings, self.judge, self.retriever,
+                                                  support_model=self.judgement_model)
 
     def ingest(self, paths=(), progress=None, forget=()):
         """Index the corpus (and user folders), then make retrieval see the new chunks."""
@@ -93,6 +106,7 @@ class Coach:
         """Answer from the notes (or closed-book), every sentence verified. Returns answering.Answer."""
         return self.answerer.ask(question, closed_book=closed_book, on_token=on_token)
 
-    def grade(self, question: str, answer: str):
-        """Grade `answer` to a bank question id or free text. Returns grading.Grade."""
-        return self.grader.grade(question, answer)
+    def grade(self, question: str, answer: str, parent: str | None = None):
+        """Grade `answer` to a bank question id or free text (`parent`: the bank id a follow-up belongs
+        to). Returns grading.Grade."""
+        return self.grader.grade(question, answer, parent=parent)

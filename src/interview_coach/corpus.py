@@ -52,6 +52,14 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Misconception:
+    """A common wrong claim about a question and its correction, in our own words."""
+
+    claim: str
+    correction: str
+
+
+@dataclass(frozen=True)
 class Question:
     id: str
     track: str
@@ -62,6 +70,7 @@ class Question:
     follow_ups: tuple[str, ...]
     notes: tuple[str, ...]
     sources: tuple[str, ...]
+    misconceptions: tuple[Misconception, ...] = ()
     file: str = ""
     line: int = 0
 
@@ -181,6 +190,23 @@ def _as_str_list(value) -> list[str] | None:
     return None
 
 
+def _misconceptions(value) -> tuple[Misconception, ...] | None:
+    """The optional `misconceptions` list; None when it is malformed."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        return None
+    out = []
+    for item in value:
+        if not isinstance(item, dict):
+            return None
+        claim, correction = item.get("claim"), item.get("correction")
+        if not (isinstance(claim, str) and claim.strip() and isinstance(correction, str) and correction.strip()):
+            return None
+        out.append(Misconception(" ".join(claim.split()), " ".join(correction.split())))
+    return tuple(out)
+
+
 def _load_questions(directory: Path, root: Path, problems: list[Problem]) -> list[Question]:
     questions = []
     for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
@@ -213,6 +239,11 @@ def _load_questions(directory: Path, root: Path, problems: list[Problem]) -> lis
             if bad:
                 problems.append(Problem(shown, lines.get(bad[0], line), f"{bad[0]} must be a non-empty list of strings"))
                 continue
+            misconceptions = _misconceptions(item.get("misconceptions"))
+            if misconceptions is None:
+                problems.append(Problem(shown, lines.get("misconceptions", line),
+                                        "misconceptions must be a list of {claim, correction} mappings of text"))
+                continue
             if item["difficulty"] not in DIFFICULTIES:
                 problems.append(Problem(shown, lines.get("difficulty", line),
                                         f"difficulty must be one of {', '.join(DIFFICULTIES)}, not {item['difficulty']!r}"))
@@ -222,7 +253,7 @@ def _load_questions(directory: Path, root: Path, problems: list[Problem]) -> lis
                 difficulty=item["difficulty"], question=str(item["question"]).strip(),
                 key_points=tuple(lists["key_points"]), follow_ups=tuple(lists["follow_ups"]),
                 notes=tuple(lists["notes"]), sources=tuple(lists["sources"]),
-                file=shown, line=lines.get("id", line),
+                misconceptions=misconceptions, file=shown, line=lines.get("id", line),
             ))
     return questions
 

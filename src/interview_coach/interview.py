@@ -245,8 +245,12 @@ class InterviewSession:
         return self._ask_main(turn.number + 1)
 
     def _grade(self, turn: Turn, answer_id: int, text: str, attempt: int) -> Grade:
-        # Main questions are graded against their rubric by id; follow-ups are free text.
-        grade = self.grader.grade(turn.question_id if turn.kind == "main" else turn.question, text)
+        # Main questions are graded against their rubric by id; a follow-up against the notes of the
+        # question it follows.
+        if turn.kind == "main":
+            grade = self.grader.grade(turn.question_id or turn.question, text)
+        else:
+            grade = self.grader.grade(turn.question, text, parent=turn.question_id)
         now = self.clock()
         self.store.add_grade(answer_id, grade, now)
         # Only first attempts move the schedule: a retry comes right after the critique showed the answer.

@@ -128,6 +128,8 @@ ROLE_PAIRS = [
     ("outperform", "match"), ("cheaper", "costlier"), ("easier", "harder"), ("stable", "unstable"),
     ("dense", "sparse"), ("hard", "soft"), ("weak", "strong"), ("start", "end"), ("beginning", "end"),
     ("horizontal", "vertical"), ("width", "height"), ("numerator", "denominator"),
+    ("bagging", "boosting"), ("log", "exponential"), ("symmetric", "asymmetric"), ("convex", "non-convex"),
+    ("causal", "bidirectional"), ("regression", "classification"),
 ]
 NEGATION_OVERLAP = 0.7
 BINDING_MARGIN = 2

@@ -50,3 +50,8 @@ def prompts_file() -> Path:
 def judge_model_dir() -> Path:
     """The trained judge shipped inside the package (package data; training writes it here)."""
     return PACKAGE_DIR / "models" / "judge"
+
+
+def grading_calibration_file() -> Path:
+    """Coverage -> score mapping fitted by training/calibrate_grading.py (package data)."""
+    return PACKAGE_DIR / "models" / "grading" / "calibration.json"

@@ -105,3 +105,50 @@ def plain(text: str) -> str:
     formulas, one space between words. Candidates answer in markdown; what they claim does not change."""
     text = _HEADING.sub("", _LIST_MARKER.sub("", text))
     return " ".join(_EMPHASIS.sub("", text).split())
+
+
+_LATEX_COMMANDS = [
+    (re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}"), r"(\1)/(\2)"),
+    (re.compile(r"\\sqrt\{([^{}]*)\}"), r"sqrt(\1)"),
+    (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)\b"), ""),
+    (re.compile(r"\\(?:cdot|times)\b"), " x "),
+    (re.compile(r"\\(?:le|leq)\b"), " <= "),
+    (re.compile(r"\\(?:ge|geq)\b"), " >= "),
+    (re.compile(r"\\(?:approx|sim)\b"), " ~ "),
+    (re.compile(r"\\(?:text|mathrm|mathbf|mathcal|operatorname|hat|bar|tilde)\{([^{}]*)\}"), r"\1"),
+    (re.compile(r"\^\{([^{}]*)\}"), r"^(\1)"),
+    (re.compile(r"_\{([^{}]*)\}"), r"_\1"),
+]
+_LATEX_NAME = re.compile(r"\\([A-Za-z]+)")  # what is left: \eta -> eta, \log -> log
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
+
+
+def answer_sentences(text: str) -> list[str]:
+    """A candidate's answer as plain sentences: markdown headings, list items and table rows each become
+    a sentence, emphasis, code ticks and LaTeX-ish markup are read as plain text, and a sentence said
+    twice counts once (pasting an answer many times must not change its grade)."""
+    lines = []
+    for line in (text or "").splitlines():
+        if _FENCE.match(line) or _TABLE_RULE.match(line):
+            continue
+        for _ in range(4):  # inner commands first: \frac{a}{\sqrt{b}} needs two passes
+            before = line
+            for pattern, repl in _LATEX_COMMANDS:
+                line = pattern.sub(repl, line)
+            if line == before:
+                break
+        line = _LATEX_NAME.sub(r"\1", line)
+        line = plain(line.replace("|", " , ").strip(" ,"))
+        line = line.strip(" ,")
+        if line:
+            # A list item or heading ends where its line ends, whether or not it has a full stop.
+            lines.append(line if line[-1] in ".!?:;" else line + ".")
+    seen: set[str] = set()
+    out = []
+    for sentence in split_sentences(" ".join(lines)):
+        key = " ".join(words(sentence))
+        if key and key not in seen and any(ch.isalnum() for ch in sentence):
+            seen.add(key)
+            out.append(sentence)
+    return out

@@ -329,8 +329,13 @@ def render_grade(grade, *, previous_score=None, delta=None, timed_out=False, sho
     if timed_out:
         head.append("  answered after the time limit", style="red")
     parts.append(head)
-    if grade.reason:
+    if getattr(grade, "why", ""):
+        parts.append(Text(grade.why, style="dim"))
+    elif grade.reason:
         parts.append(Text(grade.reason, style="dim"))
+    for c in getattr(grade, "wrong", []):
+        parts.append(Text.from_markup(f"[red]✗ wrong:[/] “{escape(c.sentence)}” — {escape(c.reason)}"))
+        parts.append(Text.from_markup(f"    [dim]correction:[/] {escape(c.excerpt)}{escape(cite(c.citation))}"))
     for p in grade.covered:
         parts.append(Text.from_markup(f"[green]✓[/] {escape(p.point)}"))
         if p.evidence:
@@ -341,7 +346,7 @@ def render_grade(grade, *, previous_score=None, delta=None, timed_out=False, sho
             excerpt = whole_excerpt(p.excerpt, passages.get(p.citation, ""))
             parts.append(Text.from_markup(f"    [dim]notes:[/] {escape(excerpt)}"))
     for c in grade.check_this:
-        parts.append(Text.from_markup(f"[yellow]? check this:[/] “{escape(c.sentence)}” — {escape(c.reason)}"))
+        parts.append(Text.from_markup(f"[yellow]? the notes say otherwise:[/] “{escape(c.sentence)}” — {escape(c.reason)}"))
         if c.excerpt:
             excerpt = whole_excerpt(c.excerpt, passages.get(c.citation, ""))
             parts.append(Text.from_markup(f"    [dim]notes say:[/] {escape(excerpt)}{escape(cite(c.citation))}"))

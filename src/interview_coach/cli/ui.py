@@ -82,9 +82,11 @@ def cmd_ui(args) -> int:
                   f"in {report.seconds:.1f}s")
     for line in report.skipped:
         console.print(f"skipped: {line}")
-    # Load the retriever now so the first question in the browser is not the slow one.
+    # Load the retriever and the grader's models now so the first answer in the browser is not the slow one.
     try:
         coach.search("warm up", k=1)
+        if coach.corpus.questions:
+            coach.grade(coach.corpus.questions[0].id, "A warm-up answer that loads the grading models.")
     except Exception as e:  # an empty index still opens the UI; its Library tab can fill it
         console.print(f"[yellow]warning[/]: {e}")
 

@@ -45,7 +45,19 @@ class GradedAnswer:
     question_id: str
     answer: str
     reference_score: float
-    level: str = ""              # strong | partial | wrong | off-topic (optional)
+    level: str = ""              # strong | brief | partial | wrong | off-topic (optional)
+
+    @property
+    def split(self) -> str:
+        """"dev" (the grading calibration is fitted on it) or "test" (reported): by question, so every
+        answer to a question lands on the same side, and stable across runs and machines."""
+        return grading_split(self.question_id)
+
+
+def grading_split(question_id: str) -> str:
+    import hashlib
+
+    return "dev" if int(hashlib.sha1(question_id.encode("utf-8")).hexdigest(), 16) % 2 == 0 else "test"
 
 
 def read_jsonl(path: Path) -> list[tuple[int, dict]]:

@@ -82,8 +82,16 @@ def score_card(grade, delta: int | None = None, previous: int | None = None, num
         change = f" <span class='delta'>({sign}{delta} vs {previous if previous is not None else 'before'})</span>"
     lines = ["<div class='score-card'>\n\n" + (f"{title}\n\n" if title else "")
              + f"### Score: {int(grade.score)}/100{change}\n"]
-    if grade.reason:
+    if getattr(grade, "why", ""):
+        lines.append(f"<span class='why'>{esc(grade.why)}</span>\n")
+    elif grade.reason:
         lines.append(f"*{esc(grade.reason)}*\n")
+    if getattr(grade, "wrong", None):
+        lines.append("**Wrong**\n")
+        for c in grade.wrong:
+            lines.append(f"- ✗ *“{esc(_quote(c.sentence))}”* — {esc(str(c.reason).rstrip('.'))}. "
+                         f"**Correction:** {esc(c.excerpt)} {cite(c.citation, numbers)}")
+        lines.append("")
     if grade.covered:
         lines.append("**Covered**\n")
         for p in grade.covered:
@@ -99,7 +107,7 @@ def score_card(grade, delta: int | None = None, previous: int | None = None, num
             lines.append(f"- ✗ {esc(p.point)} {cite(p.citation, numbers)}{excerpt}")
         lines.append("")
     if grade.check_this:
-        lines.append("**Check this**\n")
+        lines.append("**The notes say otherwise**\n")
         for c in grade.check_this:
             excerpt = whole_excerpt(c.excerpt, passages.get(c.citation, ""))
             instead = f' Notes say: “{esc(_quote(excerpt, EXCERPT_CHARS))}”' if excerpt else ""
