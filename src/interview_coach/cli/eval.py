@@ -61,6 +61,13 @@ def print_summary(metrics: dict) -> None:
         g = metrics["grading"]
         console.print(f"[bold]Grading[/] on {g['n']} answers: Spearman {g['spearman']:.3f}, Kendall "
                       f"{g['kendall']:.3f}, pairwise accuracy {g['pairwise_accuracy']:.3f}")
+        test = g.get("splits", {}).get("test")
+        if test:
+            ci = test.get("ci95", {}).get("pairwise_accuracy")
+            missed = [k for k, ok in test["targets_met"].items() if not ok]
+            console.print(f"  test split ({test['n']} answers the calibration never saw): pairwise "
+                          f"{test['pairwise_accuracy']:.3f}" + (f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})" if ci else "")
+                          + f", Spearman {test['spearman']:.3f}; targets not met: {', '.join(missed) or 'none'}")
     if "latency" in metrics:
         table = Table("operation", "p50 ms", "p95 ms", "n", title="Latency (warm)")
         for op, v in metrics["latency"].items():
