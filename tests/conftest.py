@@ -68,6 +68,24 @@ def bundled_coach(bundled_settings, embeddings):
     return Coach(bundled_settings, embeddings=embeddings)
 
 
+# A third fixture question (on the fixture's optimisers note) for the UI tests that need a 3-question session.
+ADAM_QUESTION = """\
+- id: q-adam
+  track: optimisation
+  topic: optimisers
+  difficulty: medium
+  question: How does Adam differ from SGD with momentum?
+  key_points:
+    - Momentum keeps an average of past gradients.
+    - Adam scales each parameter by a running average of squared gradients.
+    - Adam corrects the bias of the first steps.
+  follow_ups:
+    - How is AdamW different from Adam with L2 regularisation?
+  notes: [optimisers]
+  sources: [src-fixture]
+"""
+
+
 def free_port() -> int:
     """A loopback port nothing listens on (bound and released at once; the OS does not reuse it soon)."""
     with socket.socket() as s:

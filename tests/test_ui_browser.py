@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, coach_command, free_port, stop
+from conftest import ADAM_QUESTION, REPO, coach_command, free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -226,21 +226,6 @@ def upload_audio(page, path: Path) -> None:
 
 # -- the walk-through of issue 15: one three-question practice session, a resume and the Progress tab ---
 
-THIRD_QUESTION = """\
-- id: q-adam
-  track: optimisation
-  topic: optimisers
-  difficulty: medium
-  question: How does Adam differ from SGD with momentum?
-  key_points:
-    - Momentum keeps an average of past gradients.
-    - Adam scales each parameter by a running average of squared gradients.
-    - Adam corrects the bias of the first steps.
-  follow_ups:
-    - How is AdamW different from Adam with L2 regularisation?
-  notes: [optimisers]
-  sources: [src-fixture]
-"""
 ANSWERS["Adam"] = "Momentum keeps a running average of past gradients so the steps keep their direction."
 FOLLOW_UP_ANSWER = "I am not sure; something about the softmax and the gradients."
 
@@ -342,7 +327,7 @@ def test_walkthrough_in_chromium(coach_env, corpus_dir, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     bank = corpus_dir / "questions" / "bank.yaml"
-    bank.write_text(bank.read_text() + THIRD_QUESTION)
+    bank.write_text(bank.read_text() + ADAM_QUESTION)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with serve_ui(coach_env, tmp_path) as (url, _), sync_playwright() as pw:
         browser = launch_chromium(pw, tmp_path)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import ADAM_QUESTION, REPO
 
 sys.path.insert(0, str(REPO / "bench"))
 import bench_ui_load as load
@@ -18,20 +18,7 @@ pytestmark = pytest.mark.slow
 USERS, QUESTIONS = 8, 3
 
 # The fixture bank has two questions; a 3-question session needs a third (these use the fixture notes).
-EXTRA_QUESTIONS = """\
-- id: q-adam
-  track: optimisation
-  topic: optimisers
-  difficulty: medium
-  question: How does Adam differ from SGD with momentum?
-  key_points:
-    - Momentum averages past gradients.
-    - Adam scales each parameter by a running average of squared gradients.
-    - Adam corrects the bias of the first steps.
-  follow_ups:
-    - What does AdamW change?
-  notes: [optimisers]
-  sources: [src-fixture]
+EXTRA_QUESTIONS = ADAM_QUESTION + """\
 - id: q-mfcc
   track: audio-speech
   topic: features

@@ -75,8 +75,12 @@ class Coach:
         """Our trained cross-encoder (the grader reads misconceptions in answers with it); None when its
         files are missing, and the grader falls back to cosine rules."""
         from .errors import ModelUnavailableError
-        from .judge_model import JudgeModel
+        from .judge_model import BUNDLED_JUDGE, JudgeModel
 
+        # With COACH_JUDGE=model the judge holds the bundled weights already: one copy serves both.
+        loaded = getattr(self.judge, "model", None)
+        if isinstance(loaded, JudgeModel) and loaded.folder == BUNDLED_JUDGE:
+            return loaded
         try:
             return JudgeModel()
         except ModelUnavailableError:

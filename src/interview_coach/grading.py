@@ -18,7 +18,9 @@ from .embeddings import embed_array
 from .judge import ROLE_PAIRS, Reason, check_roles
 from .resources import grading_calibration_file
 from .rubric import Against, Rubric, RubricBuilder
-from .text import answer_sentences, content_words, stem, words
+from .text import answer_sentences, content_words, split_sentences, stem, words
+
+ROLE_STEMS = frozenset(stem(w) for pair in ROLE_PAIRS for side in pair for w in side.split())
 
 
 @dataclass
@@ -192,9 +194,11 @@ class Grader:
     def assess(self, question: str, answer: str, parent: str | None = None):
         """(rubric, cited sources, answer sentences, Measures or None when there is nothing to measure)."""
         rubric = self.rubrics.build(question, parent)
-        sources = self._sources(rubric)
         sentences = answer_sentences(answer or "")
-        if rubric.against == Against.UNCOVERED or not sentences:
+        if rubric.against == Against.UNCOVERED:
+            return rubric, [], sentences, None  # not graded: nothing to cite
+        sources = self._sources(rubric)
+        if not sentences:
             return rubric, sources, sentences, None
         return rubric, sources, sentences, self.measure(rubric, sentences, sources)
 
@@ -339,9 +343,8 @@ class Grader:
     def _same_subject(sentence: str, correction: str) -> bool:
         """The sentence talks about what the correction talks about: two content words in common
         besides the role words that differ ("random forest ... tree" in both)."""
-        roles = {stem(w) for pair in ROLE_PAIRS for side in pair for w in side.split()}
         shared = {stem(w) for w in content_words(sentence)} & {stem(w) for w in content_words(correction)}
-        return len(shared - roles) >= 2
+        return len(shared - ROLE_STEMS) >= 2
 
     def _contradicted(self, sentences: list[str], sources) -> tuple[list[CheckClaim], float]:
         """(sentences whose closest note sentence states otherwise: a swapped role, a flipped negation;
@@ -388,8 +391,6 @@ class Grader:
 
     def _cite_missed(self, grade: Grade, sources) -> None:
         """Each missed point and each correction gets the note sentence closest to it, cited."""
-        from .text import split_sentences
-
         targets = [m.point for m in grade.missed] + [w.excerpt for w in grade.wrong]
         if not targets or not sources:
             grade.citations = [s.citation for s in sources if s.n in {c.citation for c in grade.check_this}]
