@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean train-judge calibrate-grading
+.PHONY: run test install bench clean train-judge calibrate-grading train-coach-model
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ train-judge: $(STAMP)
 # (about 3 minutes on 2 idle cores; needs an index in COACH_HOME, which `make run` or `coach ingest` builds).
 calibrate-grading: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python training/calibrate_grading.py
+
+# Distil the coaching LoRA into the bundled SmolLM2-135M from training/coach/data/examples.jsonl (seeded;
+# about 40 minutes on 2 CPU cores in bf16, a few minutes on a GPU) and convert it for llama.cpp.
+# New targets first go through `python training/coach/assemble.py`, which checks each with the judge.
+train-coach-model: $(STAMP)
+	$(BIN)/pip install -e ".[test,train]"
+	HF_HUB_OFFLINE=1 $(BIN)/python training/train_coach_model.py
 
 clean:
 	rm -rf $(VENV)

@@ -2,7 +2,8 @@
 
 1. end-to-end ask latency (retrieve + generate ~120 tokens + verify), warm, median over questions
 2. time to the first streamed token
-3. generation tokens/s through our ChatModel vs raw llama_cpp.Llama on the same prompt
+3. generation tokens/s through our ChatModel vs raw llama_cpp.Llama on the same prompt (same adapter), and
+   the coaching adapter's own cost: the same 128 tokens with and without it
 4. judge time per answer, and one cold `coach ask` process for scale
 
 Usage: .venv/bin/python bench/bench_ask.py [--home DIR] [--runs N]   (builds the index under DIR if needed)
@@ -85,8 +86,12 @@ def main() -> None:
         ours.append(count / (time.perf_counter() - first))
     from llama_cpp import Llama
 
+    from interview_coach.llm import adapter_path
+
+    adapter = adapter_path(settings)  # the same model and coaching adapter as the stack
     raw_model = Llama(model_path=str(default_gguf_path()), n_ctx=settings.llm_context,
-                      n_threads=os.cpu_count(), seed=0, verbose=False)
+                      n_threads=os.cpu_count(), seed=0, verbose=False,
+                      lora_path=str(adapter) if adapter else None)
     raw = []
     for _ in range(3):
         start, count, first = time.perf_counter(), 0, None
@@ -99,6 +104,15 @@ def main() -> None:
         raw.append(count / (time.perf_counter() - first))
     print(f"generation: ours {statistics.median(ours):.1f} tokens/s, raw llama-cpp-python "
           f"{statistics.median(raw):.1f} tokens/s ({statistics.median(ours) / statistics.median(raw):.2f}x)")
+
+    # The coaching adapter's own cost: the same 128 tokens with and without it (eval/coaching.py).
+    from interview_coach.eval.coaching import base_coach, tokens_per_second
+
+    if adapter:
+        base = base_coach(coach)
+        with_adapter, without = tokens_per_second(coach.chat_model), tokens_per_second(base.chat_model)
+        print(f"coaching adapter: {with_adapter:.1f} tokens/s with it, {without:.1f} without "
+              f"({with_adapter / without:.2f}x)")
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")} | {"COACH_HOME": str(home)}
     start = time.perf_counter()

@@ -95,11 +95,16 @@ class LoadResult:
 
     def graded_during_generation(self) -> list[tuple[Call, int]]:
         """(grade call, model answer number) for every other candidate's grade request sent after a model
-        answer's first token arrived and answered before its last token did: grading ran while the LLM
-        generated. Were grading serialised behind the LLM (one worker for both events, a shared lock),
+        answer's first token arrived and whose grade was on screen before its last token: grading ran while
+        the LLM generated. Were grading serialised behind the LLM (one worker for both events, a shared lock),
         a grade requested mid-generation could only finish after the generation: this list would be empty."""
         return [(c, i) for c in self.calls if c.step == "answer" and c.ok and c.candidate != 0
                 for i, (first, last, _) in enumerate(self.windows) if first < c.t0 and c.t1 < last]
+
+
+def has_grade(out) -> bool:
+    """Whether an /answer output carries its grade (outputs: chat, sources, result, answer box)."""
+    return isinstance(out, (list, tuple)) and len(out) > 2 and isinstance(out[2], dict) and bool(out[2].get("grade"))
 
 
 # -- the server -------------------------------------------------------------------------------------
@@ -177,30 +182,52 @@ def run_load(url: str, users: int = 8, questions: int = 3, *, call_timeout: floa
         record(step, i, t0)
         return out
 
+    def poll(job, step: str, i: int, t0: float, watch):
+        """Wait for a streaming job, calling watch(outputs so far) at every poll; its result."""
+        stop_at = time.monotonic() + left()
+        try:
+            while not job.done():
+                watch(job.outputs())
+                if time.monotonic() > stop_at:
+                    job.cancel()
+                    raise TimeoutError(f"no {step} in {call_timeout:.0f}s")
+                time.sleep(0.01)
+            return job.result(timeout=5)
+        except BaseException:
+            record(step, i, t0, ok=False)
+            raise
+
+    def answer(client, i: int, text: str):
+        """Submit an answer; the call is timed to when its grade is on screen, not to the end of the
+        model's critique and follow-up that stream after it (those wait for the model by design)."""
+        t0 = now()
+        shown: list[float] = []
+
+        def watch(outs) -> None:
+            if not shown and any(has_grade(out) for out in outs):
+                shown.append(now())
+
+        out = poll(client.submit(text, api_name="/answer"), "answer", i, t0, watch)
+        record("answer", i, t0, t1=shown[0] if shown else now())
+        return out
+
     def model_answer(client, i: int, k: int, turn_id: int) -> None:
         """Candidate i's model answer to its last answer, timed to its first and last streamed token."""
         t0 = now()
         job = client.submit(api_name="/model_answer")
         arrived: list[float] = []  # when each streamed output was first seen
-        first = None
-        stop_at = time.monotonic() + left()
-        try:
-            while not job.done():
-                outs = job.outputs()
-                if len(outs) > len(arrived):
-                    arrived += [now()] * (len(outs) - len(arrived))
-                    if len(arrived) >= 2 and first is None:  # output 0 is the empty draft; then tokens
-                        first = arrived[1]
-                        record("model answer: first token", i, t0, t1=first)
-                        in_flight[k].set()
-                if time.monotonic() > stop_at:
-                    job.cancel()
-                    raise TimeoutError(f"no model answer in {call_timeout:.0f}s")
-                time.sleep(0.01)
-            out = job.result(timeout=5)
-        except BaseException:
-            record("model answer", i, t0, ok=False)
-            raise
+        firsts: list[float] = []
+
+        def watch(outs) -> None:
+            if len(outs) > len(arrived):
+                arrived.extend([now()] * (len(outs) - len(arrived)))
+                if len(arrived) >= 2 and not firsts:  # output 0 is the empty draft; then tokens
+                    firsts.append(arrived[1])
+                    record("model answer: first token", i, t0, t1=arrived[1])
+                    in_flight[k].set()
+
+        out = poll(job, "model answer", i, t0, watch)
+        first = firsts[0] if firsts else None
         done = now()
         record("model answer", i, t0, t1=done)
         payload = out[2] if isinstance(out, (list, tuple)) else None
@@ -236,7 +263,7 @@ def run_load(url: str, users: int = 8, questions: int = 3, *, call_timeout: floa
                 if i != 0 and main is not None and main < questions and not in_flight[main].wait(left()):
                     raise TimeoutError(f"model answer {main + 1} never started")
                 text = answer_text(i, k)
-                _, _, graded, _ = call(client, "answer", i, text, api_name="/answer")
+                _, _, graded, _ = answer(client, i, text)
                 grade = graded.get("grade") if isinstance(graded, dict) else None
                 if grade is None:
                     raise AssertionError(f"answer {k} was not graded: {str(graded)[:300]}")

@@ -99,6 +99,29 @@ def test_hallucinated_answer_falls_back_to_cited_note_sentences(fixture_home, em
     assert "did not hold up" in " ".join(answer.notices)
 
 
+def test_unsupported_sentences_of_a_mostly_verified_answer_are_dropped(fixture_home, embeddings):
+    coach = make_coach(fixture_home, embeddings, "")
+    sources = coach.answerer.retrieve("Why divide by sqrt(d_k) in attention?")
+    n = next(s.n for s in sources if s.chunk.doc_id == "attention" and "variance" in s.chunk.text)
+    coach.chat_model.reply = (f"The dot product of unit-variance queries and keys has variance d_k [{n}]. "
+                              f"Dividing by sqrt(d_k) brings the variance back to about 1 [{n}]. "
+                              f"The trick was invented in 1987 by the Bell Labs speech group [{n}].")
+    answer = coach.ask("Why divide by sqrt(d_k) in attention?")
+    assert not answer.fallback and answer.faithfulness == 1.0
+    assert [s.supported for s in answer.sentences] == [True, True]
+    assert "1987" not in answer.answer and "1987" in answer.model_answer
+    assert [s.supported for s in answer.model_sentences] == [True, True, False]
+    assert answer.answer.count(f"[{n}]") == 2
+    assert any("dropped 1 sentence" in notice for notice in answer.notices)
+
+
+def test_a_model_that_says_the_notes_do_not_cover_it_gets_the_notes_answer(fixture_home, embeddings):
+    coach = make_coach(fixture_home, embeddings, "The notes do not cover this.")
+    answer = coach.ask("Why divide by sqrt(d_k) in attention?")
+    assert answer.fallback and answer.sentences and all(s.supported for s in answer.sentences)
+    assert answer.model_answer == "The notes do not cover this."
+
+
 def test_closed_book_answer_is_judged_against_the_notes_without_fallback(fixture_home, embeddings):
     model = ScriptedModel("Dividing by sqrt(d_k) brings the variance back to about 1. "
                           "It was introduced to save memory on 8-bit hardware.")

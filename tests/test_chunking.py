@@ -61,3 +61,14 @@ def test_long_sections_split_by_size_with_overlap():
 def test_text_before_first_heading_is_intro():
     chunks = chunk_document(doc("Plain text with no heading at all.", title="Plain"), 800, 100)
     assert [c.id for c in chunks] == ["n1::intro::0"]
+
+
+def test_a_short_tail_joins_the_piece_before_it_without_the_overlap():
+    from interview_coach.chunking import merge_tail
+
+    assert merge_tail(["Attention divides by sqrt(d_k). The variance", "The variance stays near one."], 100) == \
+        ["Attention divides by sqrt(d_k). The variance stays near one."]
+    assert merge_tail(["First piece.", "Tail."], 100) == ["First piece.\nTail."]
+    long_tail = ["x" * 60, "y" * 60]
+    assert merge_tail(long_tail, 100) == long_tail  # a tail of 60% of a chunk is a chunk of its own
+    assert merge_tail(["only one"], 100) == ["only one"]

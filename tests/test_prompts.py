@@ -10,6 +10,8 @@ from interview_coach import prompts
 VARIABLES = {
     "answer": {"question": "Q?", "sources": [{"n": 1, "title": "T", "text": "body"}]},
     "closed_book": {"question": "Q?"},
+    "critique": {"question": "Q?", "score": 40, "facts": [{"n": 1, "text": "Missed: X."}]},
+    "follow_up": {"question": "Q?", "answer": "A.", "weak_point": "X."},
     "judge": {"context": "C", "claim": "X"},
 }
 

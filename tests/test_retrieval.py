@@ -4,7 +4,8 @@ import pytest
 
 from interview_coach.errors import UsageError
 from interview_coach.index import Index
-from interview_coach.retrieval import HybridRetriever, reciprocal_rank_fusion, tokenize
+from interview_coach.retrieval import HybridRetriever, reciprocal_rank_fusion
+from interview_coach.text import query_tokens, search_tokens
 
 
 def test_rrf_matches_the_formula():
@@ -16,7 +17,9 @@ def test_rrf_matches_the_formula():
 
 
 def test_tokenize_keeps_subscripted_symbols():
-    assert tokenize("Why divide by sqrt(d_k)?") == ["divide", "sqrt", "d_k"]
+    assert search_tokens("Why divide by sqrt(d_k)?") == ["divide", "sqrt", "d_k"]
+    # A query also asks for its neighbouring words joined ("batch norm" -> "batchnorm"); never with a symbol.
+    assert query_tokens("Why divide by sqrt(d_k)?") == ["divide", "sqrt", "d_k", "dividesqrt"]
 
 
 @pytest.fixture

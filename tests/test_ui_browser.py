@@ -117,6 +117,7 @@ def test_practice_session_in_chromium(coach_env, tmp_path):
             print(f"critique shown {time.monotonic() - t0:.1f}s after submit")
             expect(card).to_contain_text("Covered")
             assert chat.locator(".score-card").count() == 1, "a double click graded the answer twice"
+            critique_done(page)
 
             # Citations: the panel lists the cited notes; clicking a marker opens its text.
             marker = chat.locator("a.cite").first
@@ -302,9 +303,26 @@ def submit(page, text: str, button: str = "#submit-btn") -> None:
     from playwright.sync_api import expect
 
     cards = page.locator("#chat .score-card").count()
+    asked = next_steps(page).count()
     page.locator("#answer-box textarea").fill(text)
     page.locator(button).click()
     expect(page.locator("#chat .score-card")).to_have_count(cards + 1, timeout=60_000)
+    critique_done(page)
+    if button == "#submit-btn":  # then the model may rewrite the follow-up before it is asked
+        expect(next_steps(page)).to_have_count(asked + 1, timeout=60_000)
+
+
+def next_steps(page):
+    """The chat's messages that say what comes next: a question, or the end of the questions."""
+    return page.locator("#chat [data-testid='bot']").filter(
+        has_text=re.compile(r"Follow-up to question \d|Question \d+ of \d+|That was the last question"))
+
+
+def critique_done(page) -> None:
+    """The model's critique streams under the score card; the next step waits until it is verified."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#chat .provisional")).to_have_count(0, timeout=60_000)
 
 
 def current_question(page) -> str:
@@ -597,5 +615,37 @@ def test_a_wrong_answer_gets_its_correction_in_chromium(coach_env, tmp_path):
             assert card.locator("li", has_text="Correction:").locator("a, sup, .cite").count() >= 1
             card.scroll_into_view_if_needed()
             page.screenshot(path=str(OUTPUT / "wrong-answer-correction.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_a_streamed_model_critique_in_chromium(coach_env, tmp_path):
+    """Issue 14: after the score card, the model's critique streams in a box marked not yet verified, then
+    shows the sentences the grade supports with the numbers of the facts they cite (listed under it), and
+    the follow-up the model wrote from the answer is marked as the model's."""
+    from playwright.sync_api import expect, sync_playwright
+
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with serve_ui(coach_env, tmp_path) as (url, server), sync_playwright() as pw:
+        browser, page = started_session(pw, tmp_path, url)
+        try:
+            chat = page.locator("#chat")
+            page.locator("#answer-box textarea").fill(answer_for(current_question(page)))
+            page.locator("#submit-btn").click()
+            draft = chat.locator(".provisional")
+            expect(draft).to_contain_text("not yet verified", timeout=60_000)  # streaming, unchecked
+            critique = chat.locator(".critique").last
+            expect(critique).to_be_visible(timeout=60_000)
+            expect(draft).to_have_count(0)
+            expect(critique).to_contain_text("written by the model")
+            expect(critique).to_contain_text("checked against the grade")
+            marks = critique.locator("sup.fact")
+            assert marks.count() >= 1
+            facts = critique.locator("details")
+            facts.locator("summary").click()
+            n = re.search(r"\d+", marks.first.inner_text()).group()
+            expect(facts).to_contain_text(f"[{n}] ")
+            critique.scroll_into_view_if_needed()
+            page.screenshot(path=str(OUTPUT / "model-critique.png"), full_page=True)
         finally:
             browser.close()

@@ -78,6 +78,23 @@ def without_injections(text: str) -> tuple[str, int]:
     return " ".join(kept), removed
 
 
+NOT_COVERED = re.compile(r"^\W*the (notes|sources) do(es)? not (cover|answer|mention)", re.IGNORECASE)
+
+
+def abstains(text: str) -> bool:
+    """Whether the model said the notes do not cover the question (what the answer prompt asks it to say)."""
+    return bool(NOT_COVERED.match(text or ""))
+
+
+def cited_text(check: SentenceCheck) -> str:
+    """A checked sentence with its [n] markers back before the final punctuation."""
+    text = check.text.rstrip()
+    marks = "".join(f"[{n}]" for n in check.citations)
+    if not marks:
+        return text
+    return f"{text[:-1]} {marks}{text[-1]}" if text and text[-1] in ".!?" else f"{text} {marks}."
+
+
 class Answerer:
     """question -> hybrid retrieval -> numbered sources -> model -> verification -> Answer.
 
@@ -122,9 +139,23 @@ class Answerer:
         answer = Answer(question, model_answer, sources, model_checks, faithfulness(model_checks),
                         mode="closed-book" if closed_book else "rag", model_answer=model_answer,
                         model_sentences=model_checks, notices=notices)
-        if not closed_book and faithfulness(model_checks) < self.FALLBACK_BELOW:
+        if closed_book:
+            return answer  # the closed-book demo shows the model's answer as it is, judged
+        if abstains(model_answer) or faithfulness(model_checks) < self.FALLBACK_BELOW:
             self._fall_back(answer, sources, texts)
+        else:
+            self._keep_supported(answer)
         return answer
+
+    @staticmethod
+    def _keep_supported(answer: Answer) -> None:
+        """Show the model's verified sentences only; say how many were dropped (model_sentences keeps all)."""
+        kept = [c for c in answer.sentences if c.supported]
+        dropped = len(answer.sentences) - len(kept)
+        if dropped:
+            answer.answer = " ".join(cited_text(c) for c in kept)
+            answer.sentences, answer.faithfulness = kept, faithfulness(kept)
+            answer.notices.append(f"dropped {dropped} sentence(s) of the model's answer that the notes do not support")
 
     def as_runnable(self):
         """`ask` as a LangChain Runnable: question in, Answer out (composes with LangChain chains)."""

@@ -104,6 +104,21 @@ def search_text(title: str, heading: str, text: str) -> str:
     return "\n".join(part for part in (title, heading, text) if part)
 
 
+TAIL_SHARE = 0.35  # a last piece shorter than this share of the chunk size joins the piece before it
+
+
+def merge_tail(pieces: list[str], chunk_size: int) -> list[str]:
+    """The pieces of a section with a short last piece joined to the one before it (without the text the two
+    overlap in). Alone, such a tail is a fragment ("Var(q [3].") that retrieval ranks above the whole
+    explanation and that answers cannot quote."""
+    pieces = [p.strip() for p in pieces if p.strip()]
+    if len(pieces) < 2 or len(pieces[-1]) >= TAIL_SHARE * chunk_size:
+        return pieces
+    before, tail = pieces[-2], pieces[-1]
+    shared = next((n for n in range(min(len(before), len(tail)), 0, -1) if before.endswith(tail[:n])), 0)
+    return pieces[:-2] + [before + ("" if shared else "\n") + tail[shared:]]
+
+
 def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     sections = MarkdownHeaderTextSplitter(HEADER_LEVELS, strip_headers=True).split_text(doc.body)
     sizer = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
@@ -120,10 +135,7 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
         seen_paths[base] = seen_paths.get(base, 0) + 1
         if seen_paths[base] > 1:
             base = f"{base}-{seen_paths[base]}"
-        for i, piece in enumerate(sizer.split_text(section.page_content)):
-            piece = piece.strip()
-            if not piece:
-                continue
+        for i, piece in enumerate(merge_tail(sizer.split_text(section.page_content), chunk_size)):
             digest = hashlib.sha256(search_text(doc.title, heading, piece).encode()).hexdigest()[:16]
             chunks.append(Chunk(
                 id=f"{doc.id}::{base}::{i}", doc_id=doc.id, source=doc.source, title=doc.title,

@@ -93,6 +93,13 @@ class Coach:
         return self._provided("grader") or Grader(self.corpus, self.embeddings, self.judge, self.retriever,
                                                   support_model=self.judgement_model)
 
+    @cached_property
+    def coaching(self):
+        """The model-written critique and follow-up (critique.py), verified before they are shown."""
+        from .critique import Coaching
+
+        return Coaching(self.chat_model, self.judge, self.embeddings)
+
     def ingest(self, paths=(), progress=None, forget=()):
         """Index the corpus (and user folders), then make retrieval see the new chunks."""
         with self._ingest_lock:

@@ -114,7 +114,8 @@ class InterviewSession:
     answerer (`ask(question, on_token=)`). `start` and `resume` take them from a Coach."""
 
     def __init__(self, corpus, grader, answerer, store: Store, session_id: int, config: SessionConfig,
-                 plan: list[str], clock: Callable[[], datetime] | None = None):
+                 plan: list[str], clock: Callable[[], datetime] | None = None, coaching=None):
+        self.coaching = coaching                   # critique.Coaching, or None: bank follow-ups, grader feedback
         self.corpus = corpus
         self.grader = grader
         self.answerer = answerer
@@ -128,6 +129,8 @@ class InterviewSession:
         self.finished = False
         self._last_attempted: Turn | None = None   # the turn retry and model_answer act on
         self._followed: set[int] = set()           # main turns that already had their follow-up
+        self.model_follow_ups: set[int] = set()    # follow-up turns whose question the model wrote
+        self._pending_follow_up = None             # (follow-up turn, grade, answer) for write_follow_up
 
     # -- construction -------------------------------------------------------------------------------
 
@@ -151,7 +154,7 @@ class InterviewSession:
             raise UsageError(f"no {config.difficulty} questions in the chosen tracks; pick another difficulty")
         session_id = store.create_session(config.mode, config.to_dict(), [q.id for q in picked], now)
         session = cls(coach.corpus, coach.grader, coach.answerer, store, session_id, config,
-                      [q.id for q in picked], clock)
+                      [q.id for q in picked], clock, coaching=getattr(coach, "coaching", None))
         session._ask_main(1)
         return session
 
@@ -165,7 +168,8 @@ class InterviewSession:
         if row["finished_at"]:
             raise UsageError(f"session {session_id} is already finished; start a new one with `coach interview`")
         session = cls(coach.corpus, coach.grader, coach.answerer, store, session_id,
-                      SessionConfig.from_dict(row["config"]), row["plan"], clock)
+                      SessionConfig.from_dict(row["config"]), row["plan"], clock,
+                      coaching=getattr(coach, "coaching", None))
         for r in store.turns(session_id):
             session.turns.append(session._turn(r))
             if r["kind"] == "follow_up" and r["parent_turn_id"]:
@@ -239,7 +243,8 @@ class InterviewSession:
         """After a turn is answered: its follow-up (once per main question), else the next main question."""
         if turn.kind == "main" and grade is not None and grade.follow_up and turn.turn_id not in self._followed:
             self._followed.add(turn.turn_id)
-            return self._new_turn(question_id=turn.question_id, question=grade.follow_up, kind="follow_up",
+            return self._new_turn(question_id=turn.question_id, question=grade.follow_up,
+                                  kind="follow_up",
                                   number=turn.number, track=turn.track, topic=turn.topic,
                                   parent_turn_id=turn.turn_id)
         return self._ask_main(turn.number + 1)
@@ -278,8 +283,41 @@ class InterviewSession:
         self._last_attempted = turn
         grade = self._grade(turn, answer_id, text, attempt)
         next_turn = self._advance(turn, grade)
+        if next_turn is not None and next_turn.kind == "follow_up":
+            self._pending_follow_up = (next_turn, grade, text)
         shown = grade if self.config.mode == "practice" else None
         return Feedback(turn=turn, grade=shown, timed_out=timed_out, next_turn=next_turn)
+
+    def write_follow_up(self) -> bool:
+        """Let the model rewrite the follow-up just asked from the candidate's answer (the bank's stands
+        until then, and stays when there is no model, it fails, or its question fails the checks in
+        critique.py). Called after the grade is shown, so that grading never waits for the model.
+        True when the model's question is now the follow-up."""
+        pending, self._pending_follow_up = self._pending_follow_up, None
+        if self.coaching is None or pending is None:
+            return False
+        turn, grade, text = pending
+        if self.current is not turn or self.store.answers(turn.turn_id):
+            return False  # moved on (skipped, or already answered) meanwhile
+        try:
+            written = self.coaching.follow_up(grade, text)
+        except CoachError:
+            return False
+        if not written.by_model:
+            return False
+        self.store.set_question(turn.turn_id, written.text)
+        turn.question = written.text
+        self.model_follow_ups.add(turn.turn_id)
+        return True
+
+    def critique(self, grade: Grade, *, on_token=None):
+        """The model's critique of a grade (critique.WrittenCritique), each sentence verified against the
+        grade's facts; the grader's own feedback when there is no model."""
+        from .critique import WrittenCritique
+
+        if self.coaching is None:
+            return WrittenCritique(grade.feedback, False)
+        return self.coaching.critique(grade, on_token=on_token)
 
     def retry(self, text: str) -> Feedback:
         if self.config.mode != "practice":

@@ -18,7 +18,7 @@ from .chunking import Chunk
 from .text import search_tokens
 
 # Bump when the tables or text.search_tokens change: a stored index of another layout is rebuilt.
-LAYOUT = "1"
+LAYOUT = "2"  # 2: camelCase parts are terms too
 FETCH_BATCH = 2000  # chunk records per Chroma request while syncing
 SYNC_WAIT_S = 600  # how long a sync waits for another process's sync of the same file (a 100k build is ~1 min)
 

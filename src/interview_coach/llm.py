@@ -90,10 +90,15 @@ def default_gguf_path() -> Path:
 class LlamaCppChatModel(ChatModel):
     """llama-cpp-python on a local GGUF file; loaded on first use, greedy at temperature 0."""
 
-    def __init__(self, model_path: Path, n_ctx: int = 4096, threads: int | None = None, seed: int = 0):
+    def __init__(self, model_path: Path, n_ctx: int = 4096, threads: int | None = None, seed: int = 0,
+                 adapter: Path | None = None):
         if not model_path.is_file():
             raise ModelUnavailableError(f"model file not found: {model_path}")
+        if adapter is not None and not adapter.is_file():
+            raise ModelUnavailableError(f"LoRA adapter not found: {adapter}; retrain it with `make train-coach-model`, "
+                                        "or set COACH_LLM_ADAPTER=none for the base model")
         self.model_path = model_path
+        self.adapter = adapter
         self.n_ctx = n_ctx
         self.threads = threads or os.cpu_count() or 1
         self.seed = seed
@@ -105,10 +110,15 @@ class LlamaCppChatModel(ChatModel):
 
             try:
                 self._llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.threads,
-                                  seed=self.seed, verbose=False)
+                                  seed=self.seed, verbose=False,
+                                  lora_path=str(self.adapter) if self.adapter else None)
             except (ValueError, RuntimeError) as e:
                 raise ModelUnavailableError(f"cannot load {self.model_path}: {e}") from None
         return self._llm
+
+    def llama(self):
+        """The loaded llama_cpp.Llama (benchmarks time it directly)."""
+        return self._load()
 
     @serialised
     def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
@@ -126,7 +136,21 @@ class LlamaCppChatModel(ChatModel):
 @register_backend("llamacpp")
 def _llamacpp(settings: Settings) -> ChatModel:
     path = Path(settings.llm_model).expanduser() if settings.llm_model else default_gguf_path()
-    return LlamaCppChatModel(path, n_ctx=settings.llm_context, threads=settings.llm_threads or None)
+    return LlamaCppChatModel(path, n_ctx=settings.llm_context, threads=settings.llm_threads or None,
+                             adapter=adapter_path(settings))
+
+
+def adapter_path(settings: Settings) -> Path | None:
+    """The LoRA adapter for the llamacpp backend: ours on the bundled model unless COACH_LLM_ADAPTER says
+    otherwise (another model has other weights, so ours would not fit it)."""
+    from .resources import coach_adapter_file
+
+    choice = settings.llm_adapter.strip()
+    if choice.lower() == "none":
+        return None
+    if choice:
+        return Path(choice).expanduser()
+    return None if settings.llm_model else coach_adapter_file()
 
 
 # --- openai: any OpenAI-compatible server (Ollama, vLLM, llama.cpp server) ------------------------

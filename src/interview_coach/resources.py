@@ -55,3 +55,8 @@ def judge_model_dir() -> Path:
 def grading_calibration_file() -> Path:
     """Coverage -> score mapping fitted by training/calibrate_grading.py (package data)."""
     return PACKAGE_DIR / "models" / "grading" / "calibration.json"
+
+
+def coach_adapter_file() -> Path:
+    """Our distilled coaching LoRA for the bundled SmolLM2 (training/train_coach_model.py)."""
+    return PACKAGE_DIR / "models" / "coach" / "adapter.gguf"

@@ -20,7 +20,7 @@ from .chunking import Chunk
 from .errors import IndexMissingError, UsageError
 from .index import Index
 from .lexical import LexicalIndex, StoredChunks
-from .text import search_tokens as tokenize
+from .text import query_tokens
 
 MODES = ("hybrid", "vector", "bm25")
 
@@ -95,7 +95,7 @@ class HybridRetriever:
 
     def bm25_ranking(self, query: str, track: str | None, limit: int) -> list[str]:
         self._ensure_loaded()
-        return self.lexical.search(tokenize(query), track, limit)
+        return self.lexical.search(query_tokens(query), track, limit)
 
     def vector_ranking(self, query: str, track: str | None, limit: int) -> list[str]:
         self._ensure_loaded()

@@ -32,6 +32,7 @@ ENV_FIELDS = {
     "COACH_LLM_URL": "llm_url",
     "COACH_LLM_API_KEY": "llm_api_key",
     "COACH_LLM_THREADS": "llm_threads",
+    "COACH_LLM_ADAPTER": "llm_adapter",
     "COACH_JUDGE": "judge",
     "COACH_JUDGE_MODEL": "judge_model",
     "COACH_WHISPER_MODEL": "whisper_model",
@@ -67,6 +68,10 @@ class Settings:
     # llama.cpp threads; 0 = one per core. On a busy machine, fewer threads than cores avoids
     # llama.cpp's spinning threads fighting other processes for the same cores.
     llm_threads: int = 0
+    # LoRA adapter llama.cpp applies to the GGUF model: "" = our distilled coaching adapter
+    # (models/coach/adapter.gguf) on the bundled model, none on any other; "none" = the base model
+    # (for comparison); a path = that adapter file.
+    llm_adapter: str = ""
     # openai backend: base URL of any OpenAI-compatible server (Ollama, vLLM, llama.cpp server).
     llm_url: str = ""
     llm_api_key: str = ""

@@ -338,6 +338,11 @@ class Store:
         with self._tx("the question's start time") as db:
             db.execute("UPDATE turns SET asked_at = ? WHERE id = ?", (ts(asked_at), turn_id))
 
+    def set_question(self, turn_id: int, question: str) -> None:
+        """A follow-up's text, rewritten by the model from the candidate's answer before it is answered."""
+        with self._tx("the follow-up question") as db:
+            db.execute("UPDATE turns SET question = ? WHERE id = ?", (question, turn_id))
+
     def count_hint(self, turn_id: int) -> None:
         with self._tx("the hint count") as db:
             db.execute("UPDATE turns SET hints = hints + 1 WHERE id = ?", (turn_id,))

@@ -26,15 +26,39 @@ often usually typically called known given instead rather whereas e g eg ie via 
 
 # Search terms for BM25: a narrower word pattern than _WORD (apostrophes split words) and only the
 # words that are pure noise in a query, so "not" and "more" still match the notes that use them.
-_SEARCH_TOKEN = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 QUERY_STOPWORDS = frozenset("""
 a an and are as at be by can do does for from how i in is it of on or the this to was we what when
 where which who why with you your vs versus explain describe tell me about
 """.split())
 
 
+_SEARCH_WORD = re.compile(r"[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*")
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+MIN_PART = 3  # camelCase parts shorter than this ("Re" + "LU") are noise, not words
+
+
 def search_tokens(text: str) -> list[str]:
-    return [t for t in _SEARCH_TOKEN.findall(text.lower()) if t not in QUERY_STOPWORDS]
+    """BM25 terms of a note: lower-case words, and the parts of a camelCase compound as well, so that
+    "BatchNorm" is found by "batchnorm" and by "batch norm"."""
+    tokens = []
+    for word in _SEARCH_WORD.findall(text):
+        low = word.lower()
+        if low in QUERY_STOPWORDS:
+            continue
+        tokens.append(low)
+        parts = _CAMEL_PART.findall(word) if "_" not in word else []
+        if len(parts) > 1:
+            tokens.extend(p.lower() for p in parts if len(p) >= MIN_PART and p.lower() not in QUERY_STOPWORDS)
+    return tokens
+
+
+def query_tokens(text: str) -> list[str]:
+    """BM25 terms of a query: its search_tokens plus each pair of neighbouring words joined, since people
+    type "batch norm" or "layer norm" for the notes' "BatchNorm" and "LayerNorm"."""
+    tokens = search_tokens(text)
+    words_ = [w.lower() for w in _SEARCH_WORD.findall(text) if w.lower() not in QUERY_STOPWORDS]
+    joined = [a + b for a, b in zip(words_, words_[1:]) if a.isalpha() and b.isalpha()]
+    return tokens + [j for j in joined if j not in tokens]
 
 
 @lru_cache(maxsize=1)

@@ -44,8 +44,10 @@ def render_answer(answer) -> None:
 
     console = Console()
     title = "Closed-book answer (no notes given to the model)" if answer.mode == "closed-book" else "Answer"
-    console.print(f"[bold]{title}[/]  faithfulness {answer.faithfulness:.0%}"
-                  + ("  [dim](extractive: the model's answer did not hold up)[/]" if answer.fallback else ""))
+    who = ("  [dim](extractive: the model's answer did not hold up)[/]" if answer.fallback else
+           "  [dim](written by the model, every sentence checked against the sources it cites)[/]"
+           if answer.mode == "rag" else "")
+    console.print(f"[bold]{title}[/]  faithfulness {answer.faithfulness:.0%}" + who)
     for s in answer.sentences:
         line = Text("  ")
         line.append("✓ " if s.supported else "✗ ", style="green" if s.supported else "bold red")
@@ -55,6 +57,11 @@ def render_answer(answer) -> None:
         if not s.supported:
             line.append(f"  ← unsupported: {s.reason}", style="dim red")
         console.print(line)
+    dropped = [m for m in answer.model_sentences if not m.supported]
+    if not answer.fallback and answer.mode == "rag" and dropped:
+        console.print("\n[dim]Dropped from the model's answer (the notes do not support them):[/]")
+        for m in dropped:
+            console.print(Text(f"  ✗ {m.text}  ← {m.reason}", style="dim red"))
     if answer.fallback and answer.model_answer:
         console.print("\n[dim]The model had said:[/]")
         for s in answer.model_sentences:

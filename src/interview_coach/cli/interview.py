@@ -206,7 +206,7 @@ def _run(console, session, preload: Preload | None = None) -> int:
                         console.print("Your answer was NOT saved; here it is, to paste again once this is fixed:")
                         console.print(text, markup=False, highlight=False)
                     raise
-                _show_feedback(console, feedback)
+                _show_feedback(console, feedback, session)
             elif command == "/skip":
                 if turn is None:
                     console.print("There is nothing left to skip.")
@@ -267,7 +267,7 @@ def _retry(console, session, practice: bool) -> None:
         return
     with console.status("Grading…"):
         feedback = session.retry(again)
-    _show_feedback(console, feedback)
+    _show_feedback(console, feedback, session)
 
 
 def _label(turn) -> str:
@@ -298,6 +298,8 @@ def _show_question(console, session, turn) -> None:
 
     label = (f"Follow-up to question {turn.number}" if turn.kind == "follow_up"
              else f"Question {turn.number}/{turn.total}")
+    if turn.kind == "follow_up" and turn.turn_id in getattr(session, "model_follow_ups", ()):
+        label += " (written by the model from your answer)"
     limit = session.config.time_limit_s
     subtitle = f"{turn.track} · {turn.topic}" + (f" · {limit}s" if limit else "")
     console.print(Panel(escape(turn.question), title=label, subtitle=subtitle, title_align="left",
@@ -359,14 +361,47 @@ def render_grade(grade, *, previous_score=None, delta=None, timed_out=False, sho
     return Group(*parts)
 
 
-def _show_feedback(console, feedback) -> None:
+def _show_critique(console, session, grade) -> None:
+    """Stream the model's critique (dim, unverified), then print what survived checking against the grade."""
+    from rich.markup import escape
+
+    if session.coaching is None or not grade.answer:
+        return
+    console.print("[bold]Coach's critique[/] [dim](drafting, not yet checked)[/]")
+    try:
+        written = session.critique(grade, on_token=lambda piece: console.print(
+            piece, end="", style="dim", markup=False, highlight=False))
+    except CoachError as e:
+        console.print(f"\n[dim]No critique from the model: {escape(str(e))}[/]")
+        return
+    console.print()
+    if written.by_model:
+        dropped = len(written.sentences) - written.kept
+        note = f", {dropped} unsupported sentence(s) dropped" if dropped else ""
+        kept = " ".join(f"{s.text} [{']['.join(map(str, s.citations))}]" for s in written.sentences if s.supported)
+        console.print(f"[bold]✓ Checked against the grade[/] [dim](written by the model{note})[/]: {escape(kept)}")
+        for f in written.facts:
+            console.print(f"  [dim][{f.n}] {escape(f.text)}[/]")
+    else:
+        console.print(f"[bold]The grader's feedback[/] [dim](the model's critique did not hold up)[/]: "
+                      f"{escape(written.text)}")
+
+
+def _show_feedback(console, feedback, session=None) -> None:
     if feedback.grade is None:
         note = " (after the time limit)" if feedback.timed_out else ""
         console.print(f"[dim]Answer saved{note}; feedback comes at the end of the interview.[/]")
+        if session is not None and feedback.next_turn is not None and feedback.next_turn.kind == "follow_up":
+            session.write_follow_up()
         return
     # The follow-up is asked next as its own question (and a retry never gets another one).
     console.print(render_grade(feedback.grade, previous_score=feedback.previous_score, delta=feedback.delta,
                                timed_out=feedback.timed_out, show_follow_up=False))
+    if session is not None:
+        _show_critique(console, session, feedback.grade)
+        if feedback.next_turn is not None and feedback.next_turn.kind == "follow_up":
+            with console.status("The interviewer is writing a follow-up from your answer…"):
+                session.write_follow_up()
     if feedback.delta is None:
         console.print("[dim]/retry to answer again, /model for a model answer.[/]")
 

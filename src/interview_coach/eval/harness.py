@@ -149,6 +149,14 @@ def _latency(ctx: SuiteContext) -> SuiteResult:
     return evaluate_latency(ctx.coach, ctx.data("retrieval"), questions, graded, ctx.progress, ctx.limit), None
 
 
+# The chat model's own coaching, adapted vs base, on held-out questions (about 15 minutes on 2 cores).
+@register_suite("coaching", accepts=set(), order=5)
+def _coaching(ctx: SuiteContext) -> SuiteResult:
+    from .coaching import evaluate_coaching
+
+    return evaluate_coaching(ctx.coach, ctx.progress, ctx.limit)
+
+
 # The built-in suites as constants (the CLI's choices); plan and run_eval read the registry itself.
 SUITES = suites()
 CHOICES = choices()

@@ -92,7 +92,7 @@ def on_start(services: Services, tracks_value, difficulty, mode, n, history, p):
 
 
 def graded(history, p: InterviewTabState, feedback, *, retry=False, delivery=None):
-    """Append the critique (or the held-feedback note), a spoken answer's delivery, and the next question."""
+    """Append the score card (or the held-feedback note) and a spoken answer's delivery; `what_next` follows."""
     grade = feedback.grade
     if grade is not None:
         asked_next = feedback.next_turn is not None and feedback.next_turn.kind == "follow_up" and not retry
@@ -111,10 +111,18 @@ def graded(history, p: InterviewTabState, feedback, *, retry=False, delivery=Non
               "next": turn_dict(feedback.next_turn)}
     if delivery is not None:
         result["delivery"] = delivery.to_dict()
-    if retry:
-        return history, result
+    return history, result
+
+
+def what_next(history, p: InterviewTabState, feedback, result: dict):
+    """After the card and its critique: the next question (a follow-up the model may rewrite first from the
+    answer), or the interview's summary, or the practice session's last-question note."""
     if feedback.next_turn is not None:
-        history.append(message("assistant", render.question_message(feedback.next_turn)))
+        nxt = feedback.next_turn
+        by_model = nxt.kind == "follow_up" and p.session.write_follow_up()
+        result["next"] = turn_dict(nxt)
+        result["follow_up_by_model"] = by_model
+        history.append(message("assistant", render.question_message(nxt, by_model=by_model)))
     elif p.mode == "interview":
         messages, summary = finish_messages(p)
         history += messages
@@ -125,6 +133,22 @@ def graded(history, p: InterviewTabState, feedback, *, retry=False, delivery=Non
         history.append(message("assistant", "That was the last question. **Retry** it, "
                                "**show the model answer**, or press **End session** for your summary."))
     return history, result
+
+
+def stream_critique(history, p, grade, at: int, result: dict):
+    """Stream the model's critique into history[at] (a draft while it arrives), then show what was verified."""
+    history.insert(at, message("assistant", render.CRITIQUE_HEAD + "\n" + render.draft("")))
+    yield emit(history, p, result)
+    for kind, value in stream_call(p.session.critique, grade):
+        if kind == "token":
+            history[at] = message("assistant", render.CRITIQUE_HEAD + "\n" + render.draft(value))
+            yield emit(history, p, result)
+        elif kind == "error":  # the score card stands; only the model's words are missing
+            history[at] = message("assistant", f"{render.CRITIQUE_HEAD}: {friendly(value)}")
+        else:
+            history[at] = message("assistant", render.critique_message(value))
+            result["critique"] = value.to_dict()
+    yield emit(history, p, result)
 
 
 def answer_step(text, history, p, *, retry: bool, voice=None):
@@ -172,6 +196,13 @@ def answer_step(text, history, p, *, retry: bool, voice=None):
                 delivery = keep_delivery(p, turn, text, voice)
             history.pop()
             history, result = graded(history, p, feedback, retry=retry, delivery=delivery)
+            # The grade is on screen before the model writes anything: grading never waits for the model.
+            yield emit(history, p, result)
+            if feedback.grade is not None and feedback.grade.answer:
+                for step in stream_critique(history, p, feedback.grade, len(history), result):
+                    yield step
+            if not retry:
+                history, result = what_next(history, p, feedback, result)
             final = emit(history, p, result)
         except Exception as e:
             if history and history[-1]["content"].startswith("⏳"):

