@@ -178,8 +178,7 @@ def main() -> None:
     base_dev = mean_loss(model, split["dev"], device, pad_id, dtype)
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
-    steps = math.ceil(len(split["train"]) / args.batch) * math.ceil(args.epochs)
-    total = int(steps * args.epochs / math.ceil(args.epochs))
+    total = int(math.ceil(len(split["train"]) / args.batch) * args.epochs)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / max(1, total // 20)) * max(0.0, 1 - s / max(1, total)))
     rng = random.Random(args.seed)

@@ -15,7 +15,7 @@ from .errors import IndexMissingError, UsageError
 from .extractive import excerpts, extract
 from .prompts import render
 from .text import split_sentences
-from .verification import SentenceCheck, faithfulness, verify
+from .verification import SentenceCheck, faithfulness, verify, with_citations
 
 
 @dataclass
@@ -86,15 +86,6 @@ def abstains(text: str) -> bool:
     return bool(NOT_COVERED.match(text or ""))
 
 
-def cited_text(check: SentenceCheck) -> str:
-    """A checked sentence with its [n] markers back before the final punctuation."""
-    text = check.text.rstrip()
-    marks = "".join(f"[{n}]" for n in check.citations)
-    if not marks:
-        return text
-    return f"{text[:-1]} {marks}{text[-1]}" if text and text[-1] in ".!?" else f"{text} {marks}."
-
-
 class Answerer:
     """question -> hybrid retrieval -> numbered sources -> model -> verification -> Answer.
 
@@ -134,7 +125,8 @@ class Answerer:
         texts = list(texts)
         if sum(removed):
             notices.append(f"ignored {sum(removed)} instruction-like sentence(s) found inside the notes")
-        model_answer = self._generate(self._messages(question, sources, texts, closed_book), on_token).strip()
+        model_answer = self.chat_model.chat(self._messages(question, sources, texts, closed_book),
+                                            max_tokens=self.settings.answer_max_tokens, on_token=on_token).strip()
         model_checks = verify(model_answer, texts, self.judge, require_citations=not closed_book, question=question)
         answer = Answer(question, model_answer, sources, model_checks, faithfulness(model_checks),
                         mode="closed-book" if closed_book else "rag", model_answer=model_answer,
@@ -153,7 +145,7 @@ class Answerer:
         kept = [c for c in answer.sentences if c.supported]
         dropped = len(answer.sentences) - len(kept)
         if dropped:
-            answer.answer = " ".join(cited_text(c) for c in kept)
+            answer.answer = " ".join(with_citations(c.text, c.citations) for c in kept)
             answer.sentences, answer.faithfulness = kept, faithfulness(kept)
             answer.notices.append(f"dropped {dropped} sentence(s) of the model's answer that the notes do not support")
 
@@ -181,14 +173,6 @@ class Answerer:
             answer.fallback = True
             answer.notices.append("the model's answer did not hold up against the notes; "
                                   "showing the most relevant sentences from the notes instead")
-
-    def _generate(self, messages, on_token) -> str:
-        pieces = []
-        for piece in self.chat_model.stream(messages, max_tokens=self.settings.answer_max_tokens, temperature=0.0):
-            pieces.append(piece)
-            if on_token:
-                on_token(piece)
-        return "".join(pieces)
 
     def extractive(self, question: str, sources: list[Source], texts: list[str]) -> str:
         """The sentences of the sources closest to the question, each cited: true by construction."""

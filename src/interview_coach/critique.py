@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .answering import cited_text
 from .coaching import Fact, critique_messages, follow_up_messages, grade_facts, weakest_point
 from .embeddings import embed_array
 from .text import content_words, split_sentences, stem
-from .verification import SentenceCheck, verify
+from .verification import SentenceCheck, verify, with_citations
 
 CRITIQUE_TOKENS = 120
 FOLLOW_UP_TOKENS = 48
@@ -60,32 +59,26 @@ class Coaching:
         self.judge = judge
         self.embeddings = embeddings
 
-    def _write(self, messages, max_tokens: int, on_token: Callable[[str], None] | None) -> str:
-        pieces = []
-        for piece in self.chat_model.stream(messages, max_tokens=max_tokens, temperature=0.0):
-            pieces.append(piece)
-            if on_token:
-                on_token(piece)
-        return "".join(pieces).strip()
-
     def critique(self, grade, on_token: Callable[[str], None] | None = None) -> WrittenCritique:
         facts = grade_facts(grade)
         if not facts or not grade.answer:
             return WrittenCritique(grade.feedback, False, facts)
-        written = self._write(critique_messages(grade.question, grade.score, facts), CRITIQUE_TOKENS, on_token)
+        written = self.chat_model.chat(critique_messages(grade.question, grade.score, facts),
+                                       max_tokens=CRITIQUE_TOKENS, on_token=on_token).strip()
         checks = verify(written, [f.text for f in facts], self.judge, question=grade.question)
         kept = [c for c in checks if c.supported]
         # Too few survivors means the model mostly said things the grade does not: the grader's words win.
         if not kept or len(kept) * 2 < len(checks):
             return WrittenCritique(grade.feedback, False, facts, checks, written)
-        return WrittenCritique(" ".join(cited_text(c) for c in kept), True, facts, checks, written)
+        return WrittenCritique(" ".join(with_citations(c.text, c.citations) for c in kept), True, facts, checks, written)
 
     def follow_up(self, grade, answer: str, on_token: Callable[[str], None] | None = None) -> WrittenFollowUp:
         fallback = grade.follow_up
         if fallback is None:  # the grader decided this answer gets no follow-up (a follow-up's own answer)
             return WrittenFollowUp(None, False)
         weak = weakest_point(grade)
-        written = self._write(follow_up_messages(grade.question, answer, weak), FOLLOW_UP_TOKENS, on_token)
+        written = self.chat_model.chat(follow_up_messages(grade.question, answer, weak),
+                                       max_tokens=FOLLOW_UP_TOKENS, on_token=on_token).strip()
         question = next((s.strip() for s in split_sentences(written) if s.strip().endswith("?")), "")
         why = self._rejects(question, weak or grade.question, grade.question)
         if why:

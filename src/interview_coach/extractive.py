@@ -10,6 +10,7 @@ import re
 
 from .embeddings import embed_array
 from .text import content_words, plain, split_sentences, stem, words
+from .verification import with_citations
 
 EXTRACTIVE_SENTENCES = 3
 SOURCE_BONUS = 0.02  # per rank: earlier-ranked sources win ties, so the answer leans on the best match
@@ -61,7 +62,7 @@ def extract(embeddings, question: str, numbered_texts: list[tuple[int, str]], n:
     scores = relevance(embeddings, question, [c[1] for c in candidates]) + \
         np.array([SOURCE_BONUS * (count - number) for number, _ in candidates])
     picked = sorted(np.argsort(-scores)[:n], key=lambda i: (candidates[i][0], i))  # each source in reading order
-    return " ".join(_cite(candidates[i][1], candidates[i][0]) for i in picked)
+    return " ".join(with_citations(candidates[i][1], [candidates[i][0]]) for i in picked)
 
 
 def _is_whole_sentence(sentence: str) -> bool:
@@ -130,10 +131,3 @@ def whole_excerpt(excerpt: str, source_text: str = "") -> str:
         if piece in sentence:
             return sentence
     return piece
-
-
-def _cite(sentence: str, n: int) -> str:
-    sentence = sentence.strip()
-    if sentence and sentence[-1] in ".!?":
-        return f"{sentence[:-1]} [{n}]{sentence[-1]}"
-    return f"{sentence} [{n}]."

@@ -243,8 +243,7 @@ class InterviewSession:
         """After a turn is answered: its follow-up (once per main question), else the next main question."""
         if turn.kind == "main" and grade is not None and grade.follow_up and turn.turn_id not in self._followed:
             self._followed.add(turn.turn_id)
-            return self._new_turn(question_id=turn.question_id, question=grade.follow_up,
-                                  kind="follow_up",
+            return self._new_turn(question_id=turn.question_id, question=grade.follow_up, kind="follow_up",
                                   number=turn.number, track=turn.track, topic=turn.topic,
                                   parent_turn_id=turn.turn_id)
         return self._ask_main(turn.number + 1)

@@ -36,8 +36,15 @@ class ChatModel(ABC):
     def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
         """Yield pieces of the reply as they are generated."""
 
-    def chat(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0) -> str:
-        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature))
+    def chat(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0,
+             on_token: Callable[[str], None] | None = None) -> str:
+        """The whole reply; `on_token` sees each piece as it arrives (for streaming to a screen)."""
+        pieces = []
+        for piece in self.stream(messages, max_tokens=max_tokens, temperature=temperature):
+            pieces.append(piece)
+            if on_token:
+                on_token(piece)
+        return "".join(pieces)
 
 
 _BACKENDS: dict[str, Callable[[Settings], ChatModel]] = {}

@@ -37,6 +37,15 @@ class SentenceCheck:
                 "invalid_citations": self.invalid_citations}
 
 
+def with_citations(sentence: str, numbers) -> str:
+    """`sentence` with its [n] markers before the final punctuation (the inverse of parse_citations)."""
+    text = sentence.strip()
+    marks = "".join(f"[{n}]" for n in numbers)
+    if not marks:
+        return text
+    return f"{text[:-1]} {marks}{text[-1]}" if text and text[-1] in ".!?" else f"{text} {marks}."
+
+
 def parse_citations(sentence: str, n_sources: int) -> tuple[str, list[int], list[int]]:
     """(sentence without markers, valid citation numbers in order, out-of-range numbers)."""
     valid: list[int] = []

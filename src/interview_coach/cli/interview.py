@@ -387,21 +387,25 @@ def _show_critique(console, session, grade) -> None:
                       f"{escape(written.text)}")
 
 
+def _write_follow_up(console, session, feedback) -> None:
+    """Before a follow-up is asked, the model may rewrite it from the answer (the bank's stands otherwise)."""
+    if session is not None and feedback.next_turn is not None and feedback.next_turn.kind == "follow_up":
+        with console.status("The interviewer is writing a follow-up from your answer…"):
+            session.write_follow_up()
+
+
 def _show_feedback(console, feedback, session=None) -> None:
     if feedback.grade is None:
         note = " (after the time limit)" if feedback.timed_out else ""
         console.print(f"[dim]Answer saved{note}; feedback comes at the end of the interview.[/]")
-        if session is not None and feedback.next_turn is not None and feedback.next_turn.kind == "follow_up":
-            session.write_follow_up()
+        _write_follow_up(console, session, feedback)
         return
     # The follow-up is asked next as its own question (and a retry never gets another one).
     console.print(render_grade(feedback.grade, previous_score=feedback.previous_score, delta=feedback.delta,
                                timed_out=feedback.timed_out, show_follow_up=False))
     if session is not None:
         _show_critique(console, session, feedback.grade)
-        if feedback.next_turn is not None and feedback.next_turn.kind == "follow_up":
-            with console.status("The interviewer is writing a follow-up from your answer…"):
-                session.write_follow_up()
+    _write_follow_up(console, session, feedback)
     if feedback.delta is None:
         console.print("[dim]/retry to answer again, /model for a model answer.[/]")
 
