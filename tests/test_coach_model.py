@@ -33,6 +33,10 @@ def test_the_adapter_is_small_and_chosen_by_setting(tmp_path):
     assert adapter_path(Settings.load({"COACH_LLM_MODEL": str(tmp_path / "other.gguf")})) is None
     with pytest.raises(ModelUnavailableError, match="COACH_LLM_ADAPTER=none"):
         load_chat_model(Settings.load({"COACH_LLM_ADAPTER": str(tmp_path / "missing.gguf")}))
+    # llama.cpp kills the process on a file that is not GGUF: refused first, in one line.
+    (tmp_path / "notes.md").write_text("# not an adapter\n")
+    with pytest.raises(ModelUnavailableError, match="is not a GGUF LoRA adapter"):
+        load_chat_model(Settings.load({"COACH_LLM_ADAPTER": str(tmp_path / "notes.md")}))
 
 
 def held_out(bundled_coach, n: int = 3):

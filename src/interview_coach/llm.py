@@ -101,9 +101,8 @@ class LlamaCppChatModel(ChatModel):
                  adapter: Path | None = None):
         if not model_path.is_file():
             raise ModelUnavailableError(f"model file not found: {model_path}")
-        if adapter is not None and not adapter.is_file():
-            raise ModelUnavailableError(f"LoRA adapter not found: {adapter}; retrain it with `make train-coach-model`, "
-                                        "or set COACH_LLM_ADAPTER=none for the base model")
+        if adapter is not None:
+            _check_adapter(adapter)
         self.model_path = model_path
         self.adapter = adapter
         self.n_ctx = n_ctx
@@ -138,6 +137,16 @@ class LlamaCppChatModel(ChatModel):
             piece = chunk["choices"][0]["delta"].get("content")
             if piece:
                 yield piece
+
+
+def _check_adapter(path: Path) -> None:
+    """A missing adapter, or a file that is not GGUF (llama.cpp crashes the process on one), is one line."""
+    fix = "retrain it with `make train-coach-model`, or set COACH_LLM_ADAPTER=none for the base model"
+    if not path.is_file():
+        raise ModelUnavailableError(f"LoRA adapter not found: {path}; {fix}")
+    with open(path, "rb") as f:
+        if f.read(4) != b"GGUF":
+            raise ModelUnavailableError(f"{path} is not a GGUF LoRA adapter; {fix}")
 
 
 @register_backend("llamacpp")
