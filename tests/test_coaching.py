@@ -103,6 +103,23 @@ def test_an_invented_critique_falls_back_to_the_graders_feedback(home, embedding
     assert written.sentences and written.kept == 0
 
 
+def test_praise_for_a_missed_point_is_not_kept(home, embeddings):
+    """The judge sees that the words match "Missed: X"; who gets the credit is checked on the fact's kind."""
+    coach = coach_with(home, embeddings)
+    grade = coach.grade("q-layernorm", PARTIAL)
+    facts = grade_facts(grade)
+    missed = next(f for f in facts if f.kind == "missed")
+    covered = next(f for f in facts if f.kind == "covered")
+    point = missed.text.split("Missed: ", 1)[1].split(" The notes say")[0].rstrip(".")
+    coach.chat_model.replies["critique"] = (f"You correctly explained that {point[0].lower() + point[1:]} [{missed.n}]. "
+                                            f"You also explained that LayerNorm normalises each token over its "
+                                            f"features [{covered.n}].")
+    written = coach.coaching.critique(grade)
+    assert [s.supported for s in written.sentences] == [False, True]
+    assert str(written.sentences[0].code) == "praises-a-gap"
+    assert point.lower() not in written.text.lower() or not written.by_model
+
+
 def test_the_follow_up_is_the_models_question_when_it_probes_the_weak_point(home, embeddings):
     coach = coach_with(home, embeddings, follow_up="You said LayerNorm works per token; what goes wrong "
                                                    "with BatchNorm when sequences are padded?")

@@ -8,11 +8,13 @@ that does not give the weak point away, else the bank's follow-up is asked. Grad
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 from .coaching import Fact, critique_messages, follow_up_messages, grade_facts, weakest_point
 from .embeddings import embed_array
+from .judge import Reason
 from .text import content_words, split_sentences, stem
 from .verification import SentenceCheck, verify, with_citations
 
@@ -21,6 +23,10 @@ FOLLOW_UP_TOKENS = 48
 FOLLOW_UP_WORDS = (4, 35)
 ON_TOPIC = 0.35      # cosine of the follow-up to the weak point or the question
 GIVES_AWAY = 0.8     # share of the weak point's content words a follow-up may not repeat
+# Words that credit the candidate. The judge checks what a sentence says, not who it credits, so "You
+# correctly explained X [3]" passes against "Missed: X" unless praise must cite a covered point.
+PRAISE = re.compile(r"\b(correctly|rightly|well done|good|great|nicely|you (?:also )?(?:covered|identified|"
+                    r"explained|described|got|nailed))\b", re.IGNORECASE)
 
 
 @dataclass
@@ -66,6 +72,8 @@ class Coaching:
         written = self.chat_model.chat(critique_messages(grade.question, grade.score, facts),
                                        max_tokens=CRITIQUE_TOKENS, on_token=on_token).strip()
         checks = verify(written, [f.text for f in facts], self.judge, question=grade.question)
+        for check in checks:
+            _no_praise_for_gaps(check, facts)
         kept = [c for c in checks if c.supported]
         # Too few survivors means the model mostly said things the grade does not: the grader's words win.
         if not kept or len(kept) * 2 < len(checks):
@@ -102,3 +110,12 @@ class Coaching:
         if len(point) >= 3 and len(point & said) >= GIVES_AWAY * len(point):
             return "gives the answer away"
         return ""
+
+
+def _no_praise_for_gaps(check: SentenceCheck, facts: list[Fact]) -> None:
+    """A sentence that credits the candidate must cite at least one covered point; praise for a missed
+    point or a mistake is unsupported, however well its words match the fact."""
+    kinds = {facts[n - 1].kind for n in check.citations if 0 < n <= len(facts)}
+    if check.supported and PRAISE.search(check.text) and "covered" not in kinds:
+        check.supported, check.code = False, Reason.PRAISES_A_GAP
+        check.reason = "credits the candidate with a point the grade says was missed or wrong"

@@ -32,6 +32,7 @@ class Reason(StrEnum):
     INVALID_CITATION = "invalid-citation"  # verification: a marker points at no source
     RESTATES_QUESTION = "restates-question"  # adds nothing beyond the question
     BEYOND_QUESTION = "beyond-question"    # what it adds to the question is not in the sources
+    PRAISES_A_GAP = "praises-a-gap"        # critique: credits the candidate with a fact that is no strength
     # The heuristic judge's checks, named after them:
     NUMBER = "number"
     ROLE = "role"
