@@ -75,15 +75,22 @@ def test_grade_facts_put_wrong_claims_first_and_quote_the_candidate():
     assert all(f"[{f.n}] {f.text}" in prompt for f in facts) and "Score: 20/100" in prompt
 
 
-def test_a_supported_critique_is_shown_with_its_fact_numbers(home, embeddings):
-    coach = coach_with(home, embeddings)
+def partial_grade(coach):
+    """(grade of the partial LayerNorm answer, its first covered fact, its first missed fact, that missed
+    point in lower case without its full stop)."""
     grade = coach.grade("q-layernorm", PARTIAL)
     facts = grade_facts(grade)
     missed = next(f for f in facts if f.kind == "missed")
     covered = next(f for f in facts if f.kind == "covered")
     point = missed.text.split("Missed: ", 1)[1].split(" The notes say")[0].rstrip(".")
+    return grade, covered, missed, point[0].lower() + point[1:]
+
+
+def test_a_supported_critique_is_shown_with_its_fact_numbers(home, embeddings):
+    coach = coach_with(home, embeddings)
+    grade, covered, missed, point = partial_grade(coach)
     coach.chat_model.replies["critique"] = (f"You explained that LayerNorm normalises each token over its "
-                                            f"features [{covered.n}]. Add that {point[0].lower() + point[1:]} [{missed.n}].")
+                                            f"features [{covered.n}]. Add that {point} [{missed.n}].")
     tokens = []
     written = coach.coaching.critique(grade, on_token=tokens.append)
     assert tokens, "the critique streams"
@@ -106,12 +113,8 @@ def test_an_invented_critique_falls_back_to_the_graders_feedback(home, embedding
 def test_praise_for_a_missed_point_is_not_kept(home, embeddings):
     """The judge sees that the words match "Missed: X"; who gets the credit is checked on the fact's kind."""
     coach = coach_with(home, embeddings)
-    grade = coach.grade("q-layernorm", PARTIAL)
-    facts = grade_facts(grade)
-    missed = next(f for f in facts if f.kind == "missed")
-    covered = next(f for f in facts if f.kind == "covered")
-    point = missed.text.split("Missed: ", 1)[1].split(" The notes say")[0].rstrip(".")
-    coach.chat_model.replies["critique"] = (f"You correctly explained that {point[0].lower() + point[1:]} [{missed.n}]. "
+    grade, covered, missed, point = partial_grade(coach)
+    coach.chat_model.replies["critique"] = (f"You correctly explained that {point} [{missed.n}]. "
                                             f"You also explained that LayerNorm normalises each token over its "
                                             f"features [{covered.n}].")
     written = coach.coaching.critique(grade)
