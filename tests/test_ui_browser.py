@@ -110,6 +110,7 @@ def test_practice_session_in_chromium(coach_env, tmp_path):
             expect(page.get_by_text("Type your answer first")).to_be_visible(timeout=10_000)
 
             page.locator("#answer-box textarea").fill(answer_for(question))
+            asked = next_steps(page).count()
             t0 = time.monotonic()
             page.locator("#submit-btn").dblclick()  # a double click grades once
             card = chat.locator(".score-card").last
@@ -118,6 +119,7 @@ def test_practice_session_in_chromium(coach_env, tmp_path):
             expect(card).to_contain_text("Covered")
             assert chat.locator(".score-card").count() == 1, "a double click graded the answer twice"
             critique_done(page)
+            expect(next_steps(page)).to_have_count(asked + 1, timeout=60_000)  # the follow-up, once written
 
             # Citations: the panel lists the cited notes; clicking a marker opens its text.
             marker = chat.locator("a.cite").first
