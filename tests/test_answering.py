@@ -32,7 +32,7 @@ class ScriptedModel(ChatModel):
         self.reply = reply
         self.prompts: list[str] = []
 
-    def stream(self, messages, max_tokens=256, temperature=0.0) -> Iterator[str]:
+    def stream(self, messages, max_tokens=256, temperature=0.0, avoid=()) -> Iterator[str]:
         self.prompts.append("\n".join(m.content for m in messages))
         for word in self.reply.split(" "):
             yield word + " "
@@ -41,7 +41,7 @@ class ScriptedModel(ChatModel):
 class ObedientModel(ScriptedModel):
     """Does whatever a prompt tells it to: the worst case for prompt injection."""
 
-    def stream(self, messages, max_tokens=256, temperature=0.0):
+    def stream(self, messages, max_tokens=256, temperature=0.0, avoid=()):
         prompt = "\n".join(m.content for m in messages)
         self.prompts.append(prompt)
         yield "PWNED." if "PWNED" in prompt else "Attention divides the scores by sqrt(d_k) [1]."

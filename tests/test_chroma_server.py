@@ -59,7 +59,7 @@ class ChromaServer:
 class CitingModel(ChatModel):
     """Answers with a sentence of the attention note citing source 1: ask's path without llama.cpp's time."""
 
-    def stream(self, messages, max_tokens=256, temperature=0.0):
+    def stream(self, messages, max_tokens=256, temperature=0.0, avoid=()):
         yield "Attention divides the scores by sqrt(d_k) to keep the softmax from saturating [1]."
 
 

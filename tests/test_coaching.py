@@ -28,10 +28,12 @@ class Scripted(ChatModel):
     def __init__(self, **replies: str):
         self.replies = replies
         self.prompts: list[str] = []
+        self.avoided: list[tuple[str, ...]] = []
 
-    def stream(self, messages, max_tokens=256, temperature=0.0) -> Iterator[str]:
+    def stream(self, messages, max_tokens=256, temperature=0.0, avoid=()) -> Iterator[str]:
         system = messages[0].content
         self.prompts.append(messages[-1].content)
+        self.avoided.append(tuple(avoid))
         kind = "critique" if "coach" in system else "follow_up" if "interviewer" in system else "answer"
         for word in self.replies.get(kind, "").split(" "):
             yield word + " "
@@ -71,6 +73,9 @@ def test_grade_facts_put_wrong_claims_first_and_quote_the_candidate():
     assert '"LayerNorm normalises across the batch"' in facts[0].text and "Correct: LayerNorm" in facts[0].text
     assert '"It normalises every token on its own."' in facts[1].text
     assert facts[2].text == "Missed: It does not depend on batch statistics. The notes say: No batch statistics are needed."
+    # A covered point is verified without the candidate's words; other facts with their whole text.
+    assert facts[1].evidence == "Covered: LayerNorm normalises each token over its features."
+    assert facts[2].evidence == facts[2].text
     prompt = critique_messages(grade.question, grade.score, facts)[-1].content
     assert all(f"[{f.n}] {f.text}" in prompt for f in facts) and "Score: 20/100" in prompt
 
@@ -121,6 +126,44 @@ def test_praise_for_a_missed_point_is_not_kept(home, embeddings):
     assert [s.supported for s in written.sentences] == [False, True]
     assert str(written.sentences[0].code) == "praises-a-gap"
     assert point.lower() not in written.text.lower() or not written.by_model
+
+
+def test_saying_the_candidate_made_a_missed_point_is_not_kept(home, embeddings):
+    """"You mentioned X" is false when X was missed; "you did not mention X" is the right thing to say."""
+    coach = coach_with(home, embeddings)
+    grade, covered, missed, point = partial_grade(coach)
+    coach.chat_model.replies["critique"] = (f"You mentioned that {point} [{missed.n}]. "
+                                            f"You did not mention that {point} [{missed.n}].")
+    written = coach.coaching.critique(grade)
+    assert [s.supported for s in written.sentences] == [False, True]
+    assert str(written.sentences[0].code) == "praises-a-gap"
+
+
+def test_praise_words_are_avoided_only_when_nothing_was_covered(home, embeddings):
+    coach = coach_with(home, embeddings, critique="Add that LayerNorm normalises each token [1].")
+    coach.coaching.critique(coach.grade("q-layernorm", "Paris is the capital of France, on the Seine."))
+    assert "correctly" in coach.chat_model.avoided[-1]
+    grade, *_ = partial_grade(coach)
+    assert any(f.kind == "covered" for f in grade_facts(grade))
+    coach.coaching.critique(grade)
+    assert coach.chat_model.avoided[-1] == ()
+
+
+def test_a_covered_point_is_not_checked_against_the_candidates_own_words(home, embeddings):
+    """The candidate's quote shows what they said, not what is true: its "doesn't" must not make a correct
+    restatement of the covered point look like a flipped negation."""
+    from interview_coach.grading import Grade, PointResult
+
+    coach = coach_with(home, embeddings, critique=(
+        "You explained that LayerNorm normalises each token over its own features [1]."))
+    grade = Grade("q-layernorm", "Why LayerNorm?", "answer", 60, covered=[PointResult(
+        "LayerNorm normalises each token over its own features.", True, 0.8,
+        evidence="LayerNorm doesn't look at the batch; it normalises each token over its own features.")])
+    written = coach.coaching.critique(grade)
+    assert written.by_model and written.kept == 1
+    from interview_coach.verification import verify
+    against_quote = verify(coach.chat_model.replies["critique"], [grade_facts(grade)[0].text], coach.judge)
+    assert str(against_quote[0].code) == "negation"  # what the old check said of this correct sentence
 
 
 def test_the_follow_up_is_the_models_question_when_it_probes_the_weak_point(home, embeddings):

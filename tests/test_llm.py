@@ -14,7 +14,7 @@ from interview_coach.settings import Settings
 class EchoModel(ChatModel):
     """Deterministic fake: streams the last user message back word by word."""
 
-    def stream(self, messages, max_tokens=256, temperature=0.0) -> Iterator[str]:
+    def stream(self, messages, max_tokens=256, temperature=0.0, avoid=()) -> Iterator[str]:
         for word in messages[-1].content.split()[:max_tokens]:
             yield word + " "
 
@@ -45,3 +45,20 @@ def test_bundled_gguf_generates_deterministically_and_streams():
     text = "".join(pieces)
     assert text.strip() and len(text.split()) <= 40
     assert model.chat(messages, max_tokens=24) == text  # temperature 0 is deterministic
+
+
+@pytest.mark.slow
+def test_avoided_words_are_banned_by_llama_cpp():
+    """`avoid` steers the real model away from words (the critique bans praise when nothing was covered):
+    the word it writes unsteered is gone, and only one-token forms are banned, so other words survive."""
+    model = load_chat_model(Settings.load({"COACH_LLM_ADAPTER": "none"}))
+    messages = [Message("user", "Repeat this sentence exactly: You correctly said that the model works well.")]
+    free = model.chat(messages, max_tokens=24)
+    assert "correctly" in free.lower()
+    steered = model.chat(messages, max_tokens=24, avoid=("correctly",))
+    assert steered.strip() and "correctly" not in steered.lower()
+    llm = model.llama()
+    banned = model._bans(llm, ["correctly", "Good"])
+    assert banned and set(banned.values()) == {-100.0}
+    pieces = {llm.detokenize([t]).decode("utf-8").strip() for t in banned}
+    assert pieces <= {"correctly", "Correctly", "Good"}

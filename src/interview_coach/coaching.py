@@ -22,6 +22,14 @@ class Fact:
     n: int          # the [n] a critique sentence cites
     kind: str       # "wrong" | "contradicted" | "covered" | "missed" (code branches on these)
     text: str
+    # What a sentence citing this fact is verified against, when not the whole text: a covered point
+    # without the candidate's words, which show what they said, not what is true ("it doesn't need
+    # non-max suppression" must not make "duplicates are removed with NMS" look like a flipped negation).
+    basis: str = ""
+
+    @property
+    def evidence(self) -> str:
+        return self.basis or self.text
 
 
 def coach_split(question_id: str) -> str:
@@ -43,7 +51,7 @@ def _sentence(text: str) -> str:
 def grade_facts(grade) -> list[Fact]:
     """The grade's findings as numbered facts, most important first: wrong claims, then what the notes
     state otherwise, then covered points (with the candidate's words), then missed points (with the note)."""
-    facts: list[tuple[str, str]] = []
+    facts: list[tuple[str, ...]] = []  # (kind, text) or (kind, text, basis)
     for w in grade.wrong[:MAX_WRONG]:
         facts.append(("wrong", f'The candidate said "{_quote(w.sentence)}", which is a common mistake. '
                                f"Correct: {_sentence(w.excerpt)}"))
@@ -52,11 +60,11 @@ def grade_facts(grade) -> list[Fact]:
                                       f"{_sentence(c.excerpt)}"))
     for p in grade.covered[:MAX_COVERED]:
         evidence = f' (the candidate said: "{_quote(p.evidence)}")' if p.evidence else ""
-        facts.append(("covered", f"Covered: {_sentence(p.point)[:-1]}{evidence}."))
+        facts.append(("covered", f"Covered: {_sentence(p.point)[:-1]}{evidence}.", f"Covered: {_sentence(p.point)}"))
     for p in grade.missed[:MAX_MISSED]:
         note = f" The notes say: {_sentence(p.excerpt)}" if p.excerpt else ""
         facts.append(("missed", f"Missed: {_sentence(p.point)}{note}"))
-    return [Fact(n, kind, text) for n, (kind, text) in enumerate(facts, 1)]
+    return [Fact(n, *fact) for n, fact in enumerate(facts, 1)]
 
 
 def weakest_point(grade) -> str:

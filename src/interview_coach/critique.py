@@ -25,8 +25,17 @@ ON_TOPIC = 0.35      # cosine of the follow-up to the weak point or the question
 GIVES_AWAY = 0.8     # share of the weak point's content words a follow-up may not repeat
 # Words that credit the candidate. The judge checks what a sentence says, not who it credits, so "You
 # correctly explained X [3]" passes against "Missed: X" unless praise must cite a covered point.
-PRAISE = re.compile(r"\b(correctly|rightly|well done|good|great|nicely|you (?:also )?(?:covered|identified|"
-                    r"explained|described|got|nailed))\b", re.IGNORECASE)
+PRAISE = re.compile(r"\b(?:correctly|rightly|accurately|well done|good job|nice work|great job)\b"
+                    r"|^\W*(?:good|great|nice|excellent)\b"
+                    r"|\byou(?:'re| are| were) (?:right|correct)\b"
+                    r"|\byou (?:also )?(?:covered|identified|explained|described|got|nailed|noted|defined)\b"
+                    r"|\byour\b[^.]*\b(?:is|was|are|were) (?:right|correct|spot on)\b", re.IGNORECASE)
+# Words that say the candidate said something: true of a covered point or a mistake, false of a missed one.
+ATTRIBUTES = re.compile(r"\byou (?:also )?(?:said|mentioned|stated|noted|explained|described|covered|identified|"
+                        r"defined|pointed out|wrote|gave)\b(?! (?:no|nothing|none)\b)", re.IGNORECASE)
+# When the grade covers nothing, the model is steered away from the words it praises with (llama.cpp and
+# transformers ban them; other backends rely on the check above). Capitalised words are banned only so.
+PRAISE_WORDS = ("correctly", "rightly", "accurately", "identified", "Good", "Great", "Excellent", "Nice", "Well")
 
 
 @dataclass
@@ -69,11 +78,12 @@ class Coaching:
         facts = grade_facts(grade)
         if not facts or not grade.answer:
             return WrittenCritique(grade.feedback, False, facts)
+        nothing_covered = not any(f.kind == "covered" for f in facts)
         written = self.chat_model.chat(critique_messages(grade.question, grade.score, facts),
-                                       max_tokens=CRITIQUE_TOKENS, on_token=on_token).strip()
-        checks = verify(written, [f.text for f in facts], self.judge, question=grade.question)
-        for check in checks:
-            _no_praise_for_gaps(check, facts)
+                                       max_tokens=CRITIQUE_TOKENS, on_token=on_token,
+                                       avoid=PRAISE_WORDS if nothing_covered else ()).strip()
+        checks = verify(written, [f.evidence for f in facts], self.judge, question=grade.question)
+        no_praise_for_gaps(checks, facts)
         kept = [c for c in checks if c.supported]
         # Too few survivors means the model mostly said things the grade does not: the grader's words win.
         if not kept or len(kept) * 2 < len(checks):
@@ -112,10 +122,18 @@ class Coaching:
         return ""
 
 
-def _no_praise_for_gaps(check: SentenceCheck, facts: list[Fact]) -> None:
-    """A sentence that credits the candidate must cite at least one covered point; praise for a missed
-    point or a mistake is unsupported, however well its words match the fact."""
-    kinds = {facts[n - 1].kind for n in check.citations if 0 < n <= len(facts)}
-    if check.supported and PRAISE.search(check.text) and "covered" not in kinds:
-        check.supported, check.code = False, Reason.PRAISES_A_GAP
-        check.reason = "credits the candidate with a point the grade says was missed or wrong"
+def no_praise_for_gaps(checks: list[SentenceCheck], facts: list[Fact]) -> None:
+    """A sentence that credits the candidate must cite at least one covered point, and one that says the
+    candidate made a point may not cite only missed ones: either is unsupported, however well its words
+    match the fact. Marks such checks in place (training/coach/assemble.py holds the written targets to the
+    same rule)."""
+    for check in checks:
+        kinds = {facts[n - 1].kind for n in check.citations if 0 < n <= len(facts)}
+        if not check.supported:
+            continue
+        if PRAISE.search(check.text) and "covered" not in kinds:
+            check.supported, check.code = False, Reason.PRAISES_A_GAP
+            check.reason = "credits the candidate with a point the grade says was missed or wrong"
+        elif ATTRIBUTES.search(check.text) and kinds and kinds <= {"missed"}:
+            check.supported, check.code = False, Reason.PRAISES_A_GAP
+            check.reason = "says the candidate made a point the grade says was missed"

@@ -14,7 +14,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from .errors import ConfigError, ModelUnavailableError
 from .settings import Settings, offline_environment
@@ -33,14 +33,17 @@ class ChatModel(ABC):
     """A chat model: stream the reply to a list of messages token by token."""
 
     @abstractmethod
-    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
-        """Yield pieces of the reply as they are generated."""
+    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0,
+               avoid: Sequence[str] = ()) -> Iterator[str]:
+        """Yield pieces of the reply as they are generated. `avoid` lists words the reply should not use:
+        a backend that can steer tokens bans them, one that cannot ignores it (replies are verified anyway)."""
 
     def chat(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0,
-             on_token: Callable[[str], None] | None = None) -> str:
+             on_token: Callable[[str], None] | None = None, avoid: Sequence[str] = ()) -> str:
         """The whole reply; `on_token` sees each piece as it arrives (for streaming to a screen)."""
         pieces = []
-        for piece in self.stream(messages, max_tokens=max_tokens, temperature=temperature):
+        steer = {"avoid": tuple(avoid)} if avoid else {}
+        for piece in self.stream(messages, max_tokens=max_tokens, temperature=temperature, **steer):
             pieces.append(piece)
             if on_token:
                 on_token(piece)
@@ -127,16 +130,30 @@ class LlamaCppChatModel(ChatModel):
         return self._load()
 
     @serialised
-    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
+    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0,
+               avoid: Sequence[str] = ()) -> Iterator[str]:
         llm = self._load()
         chunks = llm.create_chat_completion(
             messages=[{"role": m.role, "content": m.content} for m in messages],
             max_tokens=max_tokens, temperature=temperature, top_k=1 if temperature == 0 else 40,
-            seed=self.seed, stream=True)
+            seed=self.seed, stream=True, logit_bias=self._bans(llm, avoid) or None)
         for chunk in chunks:
             piece = chunk["choices"][0]["delta"].get("content")
             if piece:
                 yield piece
+
+
+    @staticmethod
+    def _bans(llm, words: Sequence[str]) -> dict[int, float]:
+        """Logit biases that ban each word as given and capitalised, with or without a leading space. Only forms that
+        are one token are banned: banning the first piece of a longer word would ban other words too."""
+        bans = {}
+        for word in words:
+            for form in {word, word.capitalize(), " " + word, " " + word.capitalize()}:
+                ids = llm.tokenize(form.encode("utf-8"), add_bos=False, special=False)
+                if len(ids) == 1:
+                    bans[ids[0]] = -100.0
+        return bans
 
 
 def _check_adapter(path: Path) -> None:
@@ -212,7 +229,9 @@ class OpenAICompatibleChatModel(ChatModel):
                                    timeout=self._timeout(), max_retries=0)
         return self._llm
 
-    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
+    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0,
+               avoid: Sequence[str] = ()) -> Iterator[str]:
+        # `avoid` is not sent: logit_bias needs the server's token ids, which this client cannot know.
         import openai
 
         try:
@@ -306,7 +325,8 @@ class TransformersChatModel(ChatModel):
         return "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant:", False
 
     @serialised
-    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
+    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.0,
+               avoid: Sequence[str] = ()) -> Iterator[str]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
@@ -323,6 +343,9 @@ class TransformersChatModel(ChatModel):
 
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+        if avoid:
+            forms = sorted({f for w in avoid for f in (w, w.capitalize(), " " + w, " " + w.capitalize())})
+            sampling["bad_words_ids"] = tokenizer(forms, add_special_tokens=False)["input_ids"]
         failure: list[BaseException] = []
 
         def generate():

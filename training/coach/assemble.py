@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from interview_coach.coaching import Fact, critique_messages, follow_up_messages
+from interview_coach.critique import no_praise_for_gaps
 from interview_coach.embeddings import load_embeddings
 from interview_coach.judge import load_judge
 from interview_coach.prompts import render
@@ -70,6 +71,7 @@ def critique_examples(judge) -> tuple[list[dict], Counter, Counter]:
             critiques["unwritten"] += 1
         else:
             checks = verify(critique, [f.text for f in facts], judge, question=row["question"])
+            no_praise_for_gaps(checks, facts)
             if checks and all(c.supported for c in checks):
                 critiques["kept"] += 1
                 messages = critique_messages(row["question"], row["score"], facts)
