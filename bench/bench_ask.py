@@ -106,11 +106,12 @@ def main() -> None:
           f"{statistics.median(raw):.1f} tokens/s ({statistics.median(ours) / statistics.median(raw):.2f}x)")
 
     # The coaching adapter's own cost: the same 128 tokens with and without it (eval/coaching.py).
-    from interview_coach.eval.coaching import base_coach, tokens_per_second
+    from interview_coach.eval.coaching import base_coach, interleaved_tokens_per_second
 
     if adapter:
         base = base_coach(coach)
-        with_adapter, without = tokens_per_second(coach.chat_model), tokens_per_second(base.chat_model)
+        speeds = interleaved_tokens_per_second({"adapted": coach.chat_model, "base": base.chat_model})
+        with_adapter, without = speeds["adapted"], speeds["base"]
         print(f"coaching adapter: {with_adapter:.1f} tokens/s with it, {without:.1f} without "
               f"({with_adapter / without:.2f}x)")
 

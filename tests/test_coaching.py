@@ -131,7 +131,7 @@ def test_praise_for_a_missed_point_is_not_kept(home, embeddings):
 def test_saying_the_candidate_made_a_missed_point_is_not_kept(home, embeddings):
     """"You mentioned X" is false when X was missed; "you did not mention X" is the right thing to say."""
     coach = coach_with(home, embeddings)
-    grade, covered, missed, point = partial_grade(coach)
+    grade, _, missed, point = partial_grade(coach)
     coach.chat_model.replies["critique"] = (f"You mentioned that {point} [{missed.n}]. "
                                             f"You did not mention that {point} [{missed.n}].")
     written = coach.coaching.critique(grade)
