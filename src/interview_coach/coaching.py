@@ -59,8 +59,9 @@ def grade_facts(grade) -> list[Fact]:
         facts.append(("contradicted", f'The candidate said "{_quote(c.sentence)}", but the notes say: '
                                       f"{_sentence(c.excerpt)}"))
     for p in grade.covered[:MAX_COVERED]:
+        point = _sentence(p.point)
         evidence = f' (the candidate said: "{_quote(p.evidence)}")' if p.evidence else ""
-        facts.append(("covered", f"Covered: {_sentence(p.point)[:-1]}{evidence}.", f"Covered: {_sentence(p.point)}"))
+        facts.append(("covered", f"Covered: {point[:-1]}{evidence}.", f"Covered: {point}"))
     for p in grade.missed[:MAX_MISSED]:
         note = f" The notes say: {_sentence(p.excerpt)}" if p.excerpt else ""
         facts.append(("missed", f"Missed: {_sentence(p.point)}{note}"))

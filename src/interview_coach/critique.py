@@ -128,9 +128,9 @@ def no_praise_for_gaps(checks: list[SentenceCheck], facts: list[Fact]) -> None:
     match the fact. Marks such checks in place (training/coach/assemble.py holds the written targets to the
     same rule)."""
     for check in checks:
-        kinds = {facts[n - 1].kind for n in check.citations if 0 < n <= len(facts)}
         if not check.supported:
             continue
+        kinds = {facts[n - 1].kind for n in check.citations if 0 < n <= len(facts)}
         if PRAISE.search(check.text) and "covered" not in kinds:
             check.supported, check.code = False, Reason.PRAISES_A_GAP
             check.reason = "credits the candidate with a point the grade says was missed or wrong"

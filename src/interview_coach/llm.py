@@ -142,18 +142,22 @@ class LlamaCppChatModel(ChatModel):
             if piece:
                 yield piece
 
-
     @staticmethod
     def _bans(llm, words: Sequence[str]) -> dict[int, float]:
-        """Logit biases that ban each word as given and capitalised, with or without a leading space. Only forms that
-        are one token are banned: banning the first piece of a longer word would ban other words too."""
+        """Logit biases that ban `word_forms(words)`. Only forms that are one token are banned: banning the
+        first piece of a longer word would ban other words too."""
         bans = {}
-        for word in words:
-            for form in {word, word.capitalize(), " " + word, " " + word.capitalize()}:
-                ids = llm.tokenize(form.encode("utf-8"), add_bos=False, special=False)
-                if len(ids) == 1:
-                    bans[ids[0]] = -100.0
+        for form in word_forms(words):
+            ids = llm.tokenize(form.encode("utf-8"), add_bos=False, special=False)
+            if len(ids) == 1:
+                bans[ids[0]] = -100.0
         return bans
+
+
+def word_forms(words: Sequence[str]) -> list[str]:
+    """Each word as given and capitalised, with and without a leading space: how a tokenizer sees it at the
+    start of a reply, of a sentence, or inside one."""
+    return sorted({f for w in words for f in (w, w.capitalize(), " " + w, " " + w.capitalize())})
 
 
 def _check_adapter(path: Path) -> None:
@@ -344,8 +348,7 @@ class TransformersChatModel(ChatModel):
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
         if avoid:
-            forms = sorted({f for w in avoid for f in (w, w.capitalize(), " " + w, " " + w.capitalize())})
-            sampling["bad_words_ids"] = tokenizer(forms, add_special_tokens=False)["input_ids"]
+            sampling["bad_words_ids"] = tokenizer(word_forms(avoid), add_special_tokens=False)["input_ids"]
         failure: list[BaseException] = []
 
         def generate():
