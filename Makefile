@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean train-judge calibrate-grading train-coach-model
+.PHONY: run test install bench clean train-judge calibrate-grading train-coach-model train-relevance
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ train-judge: $(STAMP)
 # (about 3 minutes on 2 idle cores; needs an index in COACH_HOME, which `make run` or `coach ingest` builds).
 calibrate-grading: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python training/calibrate_grading.py
+
+# Refit the relevance head that picks the extractive answer's sentences, on the bank questions' key points
+# (seeded; about a minute on 2 idle cores; needs an index in COACH_HOME, which `make run` or `coach ingest` builds).
+train-relevance: $(STAMP)
+	$(BIN)/pip install -e ".[test,train]"
+	HF_HUB_OFFLINE=1 $(BIN)/python training/train_relevance.py
 
 # Distil the coaching LoRA into the bundled SmolLM2-135M from training/coach/data/examples.jsonl (seeded;
 # about 80 minutes on 2 CPU cores in bf16, extrapolated from its step time; 2.8 minutes on an H200) and convert it for llama.cpp.

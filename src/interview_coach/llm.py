@@ -101,13 +101,16 @@ class LlamaCppChatModel(ChatModel):
     """llama-cpp-python on a local GGUF file; loaded on first use, greedy at temperature 0."""
 
     def __init__(self, model_path: Path, n_ctx: int = 4096, threads: int | None = None, seed: int = 0,
-                 adapter: Path | None = None):
+                 adapter: Path | None = None, merged_dir: Path | None = None):
         if not model_path.is_file():
             raise ModelUnavailableError(f"model file not found: {model_path}")
         if adapter is not None:
             _check_adapter(adapter)
         self.model_path = model_path
         self.adapter = adapter
+        # With a folder, the adapter is merged into a cached copy of the weights there (merged_model.py)
+        # instead of being applied to every token.
+        self.merged_dir = merged_dir
         self.n_ctx = n_ctx
         self.threads = threads or os.cpu_count() or 1
         self.seed = seed
@@ -117,10 +120,14 @@ class LlamaCppChatModel(ChatModel):
         if self._llm is None:
             from llama_cpp import Llama
 
+            model_path, lora = self.model_path, self.adapter
+            if lora is not None and self.merged_dir is not None:
+                from .merged_model import merged_model
+
+                model_path, lora = merged_model(model_path, lora, self.merged_dir), None
             try:
-                self._llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.threads,
-                                  seed=self.seed, verbose=False,
-                                  lora_path=str(self.adapter) if self.adapter else None)
+                self._llm = Llama(model_path=str(model_path), n_ctx=self.n_ctx, n_threads=self.threads,
+                                  seed=self.seed, verbose=False, lora_path=str(lora) if lora else None)
             except (ValueError, RuntimeError) as e:
                 raise ModelUnavailableError(f"cannot load {self.model_path}: {e}") from None
         return self._llm
@@ -174,7 +181,8 @@ def _check_adapter(path: Path) -> None:
 def _llamacpp(settings: Settings) -> ChatModel:
     path = Path(settings.llm_model).expanduser() if settings.llm_model else default_gguf_path()
     return LlamaCppChatModel(path, n_ctx=settings.llm_context, threads=settings.llm_threads or None,
-                             adapter=adapter_path(settings))
+                             adapter=adapter_path(settings),
+                             merged_dir=settings.home / "models" if settings.llm_adapter_mode == "merged" else None)
 
 
 def adapter_path(settings: Settings) -> Path | None:

@@ -60,3 +60,8 @@ def grading_calibration_file() -> Path:
 def coach_adapter_file() -> Path:
     """Our distilled coaching LoRA for the bundled SmolLM2 (training/train_coach_model.py)."""
     return PACKAGE_DIR / "models" / "coach" / "adapter.gguf"
+
+
+def relevance_head_file() -> Path:
+    """Which note sentences answer a question, for the extractive answer (training/train_relevance.py)."""
+    return PACKAGE_DIR / "models" / "relevance" / "head.json"
