@@ -194,7 +194,7 @@ def test_voice_answer_in_chromium(coach_env, tmp_path):
             expect(chat.locator(".score-card").last).to_contain_text(re.compile(r"Score: \d+/100"), timeout=60_000)
             expect(chat).to_contain_text("Delivery")
             expect(chat).to_contain_text("words/min")
-            critique_done(page)  # a click while the critique is still being written is ignored
+            critique_done(page)  # a click while the critique is still being written is refused ("still working")
             expect(next_steps(page)).to_have_count(2, timeout=60_000)  # the question and its follow-up
             page.locator("#model-btn").click()  # loads the LLM too, for the memory figure below
             expect(chat.locator(".model-answer")).to_contain_text("Model answer", timeout=60_000)
