@@ -137,6 +137,10 @@ def test_a_broken_adapter_cannot_be_merged_and_says_what_to_do(tmp_path):
             merged_model(default_gguf_path(), adapter, tmp_path / "cache")
         assert "\n" not in str(err.value)
     assert not list((tmp_path / "cache").glob("*"))  # nothing half-written is left behind
+    occupied = tmp_path / "occupied"
+    occupied.write_text("a file where the cache folder should be")
+    with pytest.raises(ModelUnavailableError, match="cannot write the merged model"):
+        merged_model(default_gguf_path(), coach_adapter_file(), occupied)
 
 
 def test_the_adapter_mode_is_a_setting(tmp_path):

@@ -30,20 +30,24 @@ def merged_model(base: Path, adapter: Path, cache_dir: Path) -> Path:
     """The merged GGUF for (base, adapter), built on first use. A half-written file never counts: the
     merge writes a temporary file and renames it."""
     digest = hashlib.sha256()
-    digest.update(f"{base.name}:{base.stat().st_size}:".encode())
+    digest.update(f"{base.name}:{base.stat().st_size}:{MERGED_TYPE}:".encode())
     digest.update(adapter.read_bytes())
     target = cache_dir / f"{base.stem}.merged-{digest.hexdigest()[:16]}.gguf"
     if target.is_file():
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + f".{os.getpid()}.partial")
     try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
         merge(base, adapter, partial)
         os.replace(partial, target)
     except (ValueError, KeyError, IndexError, TypeError, EOFError, struct.error) as err:  # a damaged file
         raise ModelUnavailableError(f"cannot merge the adapter {adapter} into {base.name} ({err}); {FIX}") from None
+    except OSError as err:  # a full disk or a read-only home
+        raise ModelUnavailableError(f"cannot write the merged model in {cache_dir} ({err.strerror or err}); free "
+                                    "some space or set COACH_LLM_ADAPTER_MODE=runtime") from None
     finally:
-        partial.unlink(missing_ok=True)
+        if partial.exists():
+            partial.unlink()
     for old in cache_dir.glob(f"{base.stem}.merged-*.gguf"):  # earlier adapters' merges: ~100 MB each
         if old != target:
             old.unlink(missing_ok=True)
