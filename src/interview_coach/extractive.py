@@ -25,9 +25,13 @@ def relevance(embeddings, question: str, sentences: list[str]):
     # (a lexical term, as in hybrid retrieval) pull the defining sentence up.
     vectors = embed_array(embeddings, sentences)
     query = np.array(embeddings.embed_query(question), dtype="float32")
+    return vectors @ query + 0.5 * np.array(question_word_share(question, sentences))
+
+
+def question_word_share(question: str, sentences: list[str]) -> list[float]:
+    """For each sentence, the share of the question's content words (stemmed) it uses."""
     asked = {stem(w) for w in content_words(question)}
-    overlap = np.array([len(asked & {stem(w) for w in words(s)}) / max(1, len(asked)) for s in sentences])
-    return vectors @ query + 0.5 * overlap
+    return [len(asked & {stem(w) for w in words(s)}) / max(1, len(asked)) for s in sentences]
 
 
 def excerpts(embeddings, question: str, texts: list[str], limit: int) -> list[str]:

@@ -17,11 +17,10 @@ from pathlib import Path
 from .embeddings import embed_array
 from .errors import ModelUnavailableError
 from .resources import relevance_head_file
-from .text import content_words, stem, words
 
 # In this order; the names are written into the weights file.
 FEATURES = ("cosine", "source_cosine", "question_words", "first_source", "source_rank",
-                  "position", "log_words", "symbols")
+            "position", "log_words", "symbols")
 RETRAIN = "retrain it with `python training/train_relevance.py` or reinstall the package"
 
 
@@ -38,16 +37,18 @@ def features(embeddings, question: str, candidates: list[Candidate]):
     """One row of FEATURES per candidate."""
     import numpy as np
 
+    from .extractive import question_word_share  # extractive imports this module
+
     vectors = embed_array(embeddings, [c.text for c in candidates])
     query = np.asarray(embeddings.embed_query(question), dtype="float32")
     cosine = vectors @ query
     sources = sorted({c.source for c in candidates})
     centroid = {n: vectors[[i for i, c in enumerate(candidates) if c.source == n]].mean(axis=0) for n in sources}
-    asked = {stem(w) for w in content_words(question)}
+    share = question_word_share(question, [c.text for c in candidates])
     return np.array([[
         cosine[i],
         float(centroid[c.source] @ query),  # how much the whole source is about the question
-        len(asked & {stem(w) for w in words(c.text)}) / max(1, len(asked)),
+        share[i],
         float(c.source == sources[0]),
         (c.source - 1) / max(1, len(sources) - 1) if len(sources) > 1 else 0.0,
         c.position,
