@@ -59,7 +59,7 @@ train-relevance: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python training/train_relevance.py
 
 # Distil the coaching LoRA into the bundled SmolLM2-135M from training/coach/data/examples.jsonl (seeded;
-# 90-110 minutes on 2 CPU cores in bf16, extrapolated from 206 of its 564 steps; 2.8 minutes on an H200) and convert it for llama.cpp.
+# about 68 minutes and 18 GB of memory on 2 CPU cores in bf16; 2.8 minutes on an H200) and convert it for llama.cpp.
 # New targets first go through `python training/coach/assemble.py`, which checks each with the judge.
 train-coach-model: $(STAMP)
 	$(BIN)/pip install -e ".[test,train]"

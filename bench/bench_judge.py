@@ -61,9 +61,9 @@ def main() -> None:
         raw_model.predict(pairs, batch_size=32, apply_softmax=True, show_progress_bar=False)
         raw.append(time.perf_counter() - start)
     p50, raw_p50 = statistics.median(ours), statistics.median(raw)
-    print(f"verify a 3-sentence answer citing 3 note chunks, warm: p50 {p50 * 1000:.0f} ms, "
-          f"max {max(ours) * 1000:.0f} ms over {len(ours)} answers")
-    print(f"raw CrossEncoder.predict on the same pairs: p50 {raw_p50 * 1000:.0f} ms  (ours / raw {p50 / raw_p50:.2f}x)")
+    print(f"verify a 3-sentence answer citing 3 note chunks, warm ({'bf16' if judge.model.bf16 else 'fp32'}): "
+          f"p50 {p50 * 1000:.0f} ms, max {max(ours) * 1000:.0f} ms over {len(ours)} answers")
+    print(f"raw fp32 CrossEncoder.predict on every window pair: p50 {raw_p50 * 1000:.0f} ms  (ours / raw {p50 / raw_p50:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,35 @@ def test_the_training_script_rebuilds_an_adapter_llama_cpp_loads(tmp_path, bundl
     assert model.chat([Message("user", "Say hello.")], max_tokens=8).strip()
 
 
+def test_the_reply_only_loss_is_transformers_loss(monkeypatch):
+    """Training projects onto the vocabulary only at the reply's positions (a third of a CPU step); the loss
+    must stay the one transformers computes from `labels=` on right-padded batches, gradients included."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft", reason="the training extra: pip install -e '.[train]'")
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    monkeypatch.syspath_prepend(str(REPO / "training"))
+    from train_coach_model import batches, reply_loss
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    model = get_peft_model(LlamaForCausalLM(config), LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                                                 init_lora_weights=False))
+    rows = [{"input_ids": list(range(1, n + 1)), "labels": [-100] * (n - k) + list(range(n - k + 1, n + 1))}
+            for n, k in ((12, 4), (7, 3), (20, 9))]
+    ids, labels, mask = next(batches(rows, 3, None, pad_id=0))
+    ours = reply_loss(model, ids, labels, mask)
+    ours.backward()
+    ours_grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
+    model.zero_grad()
+    theirs = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    theirs.backward()
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(ours_grads, (p for p in model.parameters() if p.requires_grad)))
+
+
 def test_the_merged_model_writes_what_the_runtime_adapter_writes(tmp_path):
     """The default: our adapter merged into a cached copy of the weights (base-model speed, measured by
     `coach eval coaching`) that writes the runtime adapter's replies."""

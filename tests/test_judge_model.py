@@ -11,7 +11,7 @@ import pytest
 from interview_coach.errors import ModelUnavailableError
 from interview_coach.judge import Reason, load_judge
 from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, WEIGHTS_FILE, WINDOW_CHARS,
-                                         CrossEncoderJudge, JudgeModel, windows)
+                                         CrossEncoderJudge, JudgeModel, native_bf16, windows)
 from interview_coach.settings import Settings
 from interview_coach.text import plain
 from interview_coach.verification import verify
@@ -96,6 +96,20 @@ def test_probabilities_are_three_way_distributions(judge):
     probs = judge.model.probabilities([(FRAMES, "A 10 ms hop gives 100 frames a second."), (FRAMES, "Cats purr.")])
     assert probs.shape == (2, 3)
     assert abs(float(probs.sum(axis=1).min()) - 1) < 1e-4
+
+
+@pytest.mark.slow
+def test_bf16_reads_like_fp32():
+    """Where the CPU has bf16 instructions the judge reads in bf16 (native_bf16): its probabilities must stay
+    those of fp32 to a few thousandths, on supported, contradicted and unrelated pairs alike."""
+    pairs = [(FRAMES, "A 10 ms hop gives 100 frames a second."), (FRAMES, "A 10 ms hop gives 1000 frames per second."),
+             (L1, "L1 regularisation shrinks all weights smoothly and never makes them exactly zero."),
+             (CROSS, "Cross-attention takes its queries from the decoder."), (ATTENTION, "Cats purr.")]
+    fp32 = JudgeModel(bf16=False).probabilities(pairs)
+    bf16 = JudgeModel(bf16=True).probabilities(pairs)
+    assert abs(fp32 - bf16).max() < 0.03
+    assert (fp32.argmax(axis=1) == bf16.argmax(axis=1)).all()
+    assert isinstance(native_bf16(), bool) and JudgeModel().bf16 == native_bf16()
 
 
 # Known weaknesses of the shipped model (why it is opt-in, COACH_JUDGE=model, and not the default). The first

@@ -102,6 +102,20 @@ def batches(rows: list[dict], size: int, rng: random.Random | None, pad_id: int)
         yield ids, labels, mask
 
 
+def reply_loss(model, ids, labels, mask):
+    """Mean token loss of the reply, the same number as transformers' `labels=` loss, but the vocabulary
+    projection runs only at the reply's positions: the full-vocabulary logits of every prompt token were
+    over a third of a CPU step (9.0 -> 5.7 s) and most of its memory."""
+    import torch
+
+    base = model.get_base_model()
+    hidden = base.model(input_ids=ids, attention_mask=mask).last_hidden_state
+    target = labels[:, 1:]
+    scored = target != -100
+    logits = base.lm_head(hidden[:, :-1][scored])
+    return torch.nn.functional.cross_entropy(logits.float(), target[scored])
+
+
 def mean_loss(model, rows, device, pad_id, dtype) -> float:
     import torch
 
@@ -109,9 +123,9 @@ def mean_loss(model, rows, device, pad_id, dtype) -> float:
     model.eval()
     with torch.no_grad(), torch.autocast(device_type=device.split(":")[0], dtype=dtype):
         for ids, labels, mask in batches(rows, 8, None, pad_id):
-            out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device))
+            loss = reply_loss(model, ids.to(device), labels.to(device), mask.to(device))
             n = int((labels[:, 1:] != -100).sum())
-            total += float(out.loss) * n
+            total += float(loss) * n
             count += n
     model.train()
     return total / max(1, count)
@@ -201,15 +215,15 @@ def main() -> None:
                 if done >= total:
                     break
                 with torch.autocast(device_type=device, dtype=dtype):
-                    out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device))
-                out.loss.backward()
+                    loss = reply_loss(model, ids.to(device), labels.to(device), mask.to(device))
+                loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimiser.step()
                 schedule.step()
                 optimiser.zero_grad()
                 done += 1
                 bar.update(1)
-                bar.set_postfix(loss=f"{float(out.loss):.3f}")
+                bar.set_postfix(loss=f"{float(loss):.3f}")
             history.append({"epoch": epoch + 1, "dev_loss": round(mean_loss(model, split["dev"], device, pad_id, dtype), 4)})
             print(f"epoch {epoch + 1}: dev loss {history[-1]['dev_loss']}", flush=True)
     metrics = {
