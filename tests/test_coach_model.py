@@ -88,6 +88,25 @@ def test_the_training_script_rebuilds_an_adapter_llama_cpp_loads(tmp_path, bundl
     assert model.chat([Message("user", "Say hello.")], max_tokens=8).strip()
 
 
+def test_the_training_script_refuses_bad_examples_in_one_line(tmp_path):
+    """A missing, non-JSON or train-less examples file, or a malformed --repeat: one line, no traceback,
+    before any model is loaded."""
+    not_json = tmp_path / "notes.jsonl"
+    not_json.write_text("# not examples\n")
+    dev_only = tmp_path / "dev.jsonl"
+    dev_only.write_text(json.dumps({"split": "dev", "task": "answer", "messages": [], "target": "x"}) + "\n")
+    script = str(REPO / "training" / "train_coach_model.py")
+    for args, says in [(["--examples", str(tmp_path / "missing.jsonl")], "cannot read training examples"),
+                       (["--examples", str(not_json)], "line 1 is not a training example"),
+                       (["--examples", str(dev_only)], "has no training examples"),
+                       (["--repeat", "critique"], "expected TASK=N")]:
+        done = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert says in done.stderr.strip().splitlines()[-1], done.stderr  # argparse puts its usage first
+        if args[0] == "--examples":
+            assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 def test_the_reply_only_loss_is_transformers_loss(monkeypatch):
     """Training projects onto the vocabulary only at the reply's positions (a third of a CPU step); the loss
     must stay the one transformers computes from `labels=` on right-padded batches, gradients included."""

@@ -32,6 +32,13 @@ MAX_TOKENS = 768
 REPEAT = ("critique=2",)
 
 
+def repeat_option(text: str) -> str:
+    task, _, count = text.partition("=")
+    if task not in ("answer", "critique", "follow_up") or not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected TASK=N with TASK answer, critique or follow_up and N >= 1")
+    return text
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=float, default=2.0)
@@ -41,7 +48,7 @@ def parse_args():
     p.add_argument("--batch", type=int, default=8, help="examples per optimiser step")
     p.add_argument("--seed", type=int, default=14)
     p.add_argument("--limit", type=int, default=0, help="train on the first N training examples only (smoke tests)")
-    p.add_argument("--repeat", action="append", metavar="TASK=N",
+    p.add_argument("--repeat", action="append", metavar="TASK=N", type=repeat_option,
                    help="show each training example of TASK (answer, critique, follow_up) N times an epoch "
                         f"(default: {' '.join(REPEAT)})")
     p.add_argument("--examples", type=Path, default=EXAMPLES)
@@ -171,8 +178,32 @@ def to_gguf(model, path: Path, alpha: float, n_head: int, n_kv_head: int) -> int
     return pairs
 
 
+def read_examples(path: Path) -> list[dict]:
+    """The assembled examples, or one line that says what is wrong with the file (exit status 1)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise SystemExit(f"cannot read training examples {path}: {error.strerror or error}") from None
+    examples = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            example = json.loads(line)
+            if not (isinstance(example, dict) and {"split", "task", "messages", "target"} <= example.keys()):
+                raise ValueError("needs split, task, messages and target")
+        except ValueError as error:
+            raise SystemExit(f"{path} line {number} is not a training example ({error}); "
+                             "rebuild the file with training/coach/assemble.py") from None
+        examples.append(example)
+    if not any(e["split"] == "train" for e in examples):
+        raise SystemExit(f"{path} has no training examples (split \"train\")")
+    return examples
+
+
 def main() -> None:
     args = parse_args()
+    examples = read_examples(args.examples)
     import torch
     from peft import LoraConfig, get_peft_model
     from tqdm import tqdm
@@ -182,7 +213,6 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16
     started = time.time()
-    examples = [json.loads(line) for line in args.examples.read_text(encoding="utf-8").splitlines() if line.strip()]
     tokenizer, model = load_base(device, args.base)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     repeat = {task: int(n) for task, n in (r.split("=", 1) for r in (args.repeat or REPEAT))}
