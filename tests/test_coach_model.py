@@ -95,8 +95,11 @@ def test_the_training_script_refuses_bad_examples_in_one_line(tmp_path):
     not_json.write_text("# not examples\n")
     dev_only = tmp_path / "dev.jsonl"
     dev_only.write_text(json.dumps({"split": "dev", "task": "answer", "messages": [], "target": "x"}) + "\n")
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00 not text")
     script = str(REPO / "training" / "train_coach_model.py")
     for args, says in [(["--examples", str(tmp_path / "missing.jsonl")], "cannot read training examples"),
+                       (["--examples", str(binary)], "cannot read training examples"),
                        (["--examples", str(not_json)], "line 1 is not a training example"),
                        (["--examples", str(dev_only)], "has no training examples"),
                        (["--repeat", "critique"], "expected TASK=N")]:

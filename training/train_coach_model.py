@@ -183,7 +183,7 @@ def read_examples(path: Path) -> list[dict]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
-        raise SystemExit(f"cannot read training examples {path}: {error.strerror or error}") from None
+        raise SystemExit(f"cannot read training examples {path}: {getattr(error, 'strerror', None) or error}") from None
     examples = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
