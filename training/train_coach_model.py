@@ -30,13 +30,15 @@ MAX_TOKENS = 768
 # mistake), so each critique example is seen twice an epoch: on the dev split this kept 73% of critique
 # sentences instead of 58%, and answered more questions too.
 REPEAT = ("critique=2",)
+TASKS = ("answer", "critique", "follow_up")
 
 
-def repeat_option(text: str) -> str:
+def repeat_option(text: str) -> tuple[str, int]:
+    """--repeat TASK=N as (task, n)."""
     task, _, count = text.partition("=")
-    if task not in ("answer", "critique", "follow_up") or not count.isdigit() or int(count) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected TASK=N with TASK answer, critique or follow_up and N >= 1")
-    return text
+    if task not in TASKS or not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected TASK=N with TASK one of {', '.join(TASKS)} and N >= 1")
+    return task, int(count)
 
 
 def parse_args():
@@ -49,7 +51,7 @@ def parse_args():
     p.add_argument("--seed", type=int, default=14)
     p.add_argument("--limit", type=int, default=0, help="train on the first N training examples only (smoke tests)")
     p.add_argument("--repeat", action="append", metavar="TASK=N", type=repeat_option,
-                   help="show each training example of TASK (answer, critique, follow_up) N times an epoch "
+                   help=f"show each training example of TASK ({', '.join(TASKS)}) N times an epoch "
                         f"(default: {' '.join(REPEAT)})")
     p.add_argument("--examples", type=Path, default=EXAMPLES)
     p.add_argument("--out", type=Path, default=OUT)
@@ -215,7 +217,7 @@ def main() -> None:
     started = time.time()
     tokenizer, model = load_base(device, args.base)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    repeat = {task: int(n) for task, n in (r.split("=", 1) for r in (args.repeat or REPEAT))}
+    repeat = dict(args.repeat or map(repeat_option, REPEAT))
     split = {name: [encode(tokenizer, e) for e in examples if e["split"] == name
                     for _ in range(repeat.get(e["task"], 1) if name == "train" else 1)]
              for name in ("train", "dev", "test")}
@@ -283,7 +285,7 @@ def _repeats(m: dict) -> str:
 
 def model_card(m: dict) -> str:
     counts = "\n".join(f"| {split} | " + " | ".join(str(m["examples"].get(split, {}).get(task, 0))
-                                                    for task in ("answer", "critique", "follow_up")) + " |"
+                                                    for task in TASKS) + " |"
                        for split in ("train", "dev", "test"))
     history = ", ".join(f"epoch {h['epoch']}: {h['dev_loss']}" for h in m["history"])
     return f"""# Coaching adapter for SmolLM2-135M-Instruct
