@@ -23,8 +23,8 @@ HYBRID_HIT_AT_1 = 0.82
 # The default judge on all 265 labelled claims (measured: balanced accuracy 0.661, CI 0.607-0.716).
 JUDGE_BALANCED_ACCURACY = 0.63
 # The trained judge (COACH_JUDGE=model) on its held-out test split, 675 pairs of 25 unseen notes
-# (measured: balanced accuracy 0.739, CI 0.706-0.769).
-JUDGE_TEST_SPLIT_BALANCED_ACCURACY = 0.71
+# (measured: balanced accuracy 0.786, CI 0.755-0.816; the previous model, v6: 0.739).
+JUDGE_TEST_SPLIT_BALANCED_ACCURACY = 0.75
 # The grader on about 40 answers of the test split (the calibration never saw these questions), whole
 # questions spread over the tracks (measured: 46 answers to 10 questions, pairwise accuracy 0.893 and
 # Spearman 0.807; 0.910 and 0.812 on the whole test split).
@@ -104,7 +104,7 @@ def test_trained_judge_on_its_held_out_split_does_not_regress(coach):
     result = evaluate_judge(model, held_out_claims())
     assert result["n"] == 675
     assert result["balanced_accuracy"] >= JUDGE_TEST_SPLIT_BALANCED_ACCURACY, result
-    assert result["recall_unsupported"] >= 0.6 and result["recall_supported"] >= 0.6, result
+    assert result["recall_unsupported"] >= 0.68 and result["recall_supported"] >= 0.8, result
 
 
 def test_grading_does_not_regress(coach):

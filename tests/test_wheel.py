@@ -106,6 +106,7 @@ def test_package_and_its_data_come_from_the_wheel(installed, outside):
     for path in map(Path, probe["resources"]):
         assert path.is_relative_to(package) and path.exists(), path
     assert (package / "models" / "judge" / "trained.safetensors").stat().st_size > 1_000_000
+    assert (package / "models" / "grading_judge" / "trained.safetensors").stat().st_size > 1_000_000
     assert probe["judge_pairs"] > 100
 
 

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     from interview_coach.eval.data import load_graded
     from interview_coach.eval.grading import question_bootstrap, score_grades, targets_met
     from interview_coach.grading import Calibration, Grader
-    from interview_coach.judge_model import JudgeModel
+    from interview_coach.judge_model import GRADING_JUDGE, JudgeModel
     from interview_coach.resources import grading_calibration_file
     from interview_coach.settings import Settings
 
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
           f"test {len(test)} ({len({r.question_id for r in test})} questions)", file=sys.stderr)
 
     grader = Grader(coach.corpus, coach.embeddings, coach.judge, coach.retriever,
-                    calibration=Calibration((0.0, 1.0), (0.0, 100.0)), support_model=JudgeModel(),
+                    calibration=Calibration((0.0, 1.0), (0.0, 100.0)), support_model=JudgeModel(GRADING_JUDGE),
                     model_coverage=args.model_coverage)
     started = time.time()
     measures = {id(r): grader.assess(r.question_id, r.answer)[3] for r in tqdm(rows, desc="measuring")}

@@ -75,17 +75,18 @@ class Coach:
 
     @cached_property
     def judgement_model(self):
-        """Our trained cross-encoder (the grader reads misconceptions in answers with it); None when its
-        files are missing, and the grader falls back to cosine rules."""
+        """The cross-encoder the grader reads misconceptions in answers with (models/grading_judge: the
+        previous judge, which does that better than the current one on the grading dev split); None when
+        its files are missing, and the grader falls back to cosine rules."""
         from .errors import ModelUnavailableError
-        from .judge_model import BUNDLED_JUDGE, JudgeModel
+        from .judge_model import GRADING_JUDGE, JudgeModel
 
-        # With COACH_JUDGE=model the judge holds the bundled weights already: one copy serves both.
+        # When the configured judge holds these very weights, one copy serves both.
         loaded = getattr(self.judge, "model", None)
-        if isinstance(loaded, JudgeModel) and loaded.folder == BUNDLED_JUDGE:
+        if isinstance(loaded, JudgeModel) and loaded.folder == GRADING_JUDGE:
             return loaded
         try:
-            return JudgeModel()
+            return JudgeModel(GRADING_JUDGE)
         except ModelUnavailableError:
             return None
 

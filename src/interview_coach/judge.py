@@ -75,6 +75,10 @@ class Judge(ABC):
     def check(self, claims: list[str], contexts: list[str]) -> list[Verdict]:
         """One verdict per claim: is it supported by the contexts taken together?"""
 
+    def check_each(self, items: list[tuple[str, list[str]]]) -> list[Verdict]:
+        """One verdict per (claim, its own contexts); a judge that can batch across items overrides this."""
+        return [self.check([claim], contexts)[0] for claim, contexts in items]
+
 
 _JUDGES: dict[str, Callable[..., Judge]] = {}
 

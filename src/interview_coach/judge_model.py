@@ -9,19 +9,21 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelUnavailableError
 from .judge import Judge, Reason, Verdict, register_judge
-from .resources import judge_model_dir
+from .resources import grading_judge_dir, judge_model_dir
 from .settings import Settings, offline_environment
-from .text import plain, split_sentences
+from .text import content_words, plain, split_sentences, stem
 
 LABELS = ("supports", "contradicts", "neither")
 BUNDLED_JUDGE = judge_model_dir()
+GRADING_JUDGE = grading_judge_dir()  # the previous judge's weights: they still read misconceptions better
 WEIGHTS_FILE = "trained.safetensors"
 CONFIG_FILE = "judge.json"
 RETRAIN_HINT = "run `make train-judge` to rebuild it, or reinstall interview-coach"
@@ -46,6 +48,26 @@ def windows(text: str) -> list[str]:
     if len(pieces) <= WINDOW_SENTENCES:
         return [" ".join(pieces)] if pieces else []
     return [" ".join(pieces[i:i + WINDOW_SENTENCES]) for i in range(len(pieces) - WINDOW_SENTENCES + 1)]
+
+
+def closest_windows(statements: list[str], texts: list[str], keep: int) -> list[list[int]]:
+    """Per statement, the indices (in order) of the `keep` windows sharing the most of its content words,
+    each word weighted by how rare it is among these windows (IDF). All of them when there are no more.
+    On the dev split, with each premise placed among three chunks of its note, this chooses as well as
+    MiniLM cosine did (balanced accuracy 0.764 against 0.761, and 0.762 reading every window) at no
+    embedding cost, which was two thirds of a verification."""
+    if len(texts) <= keep:
+        return [list(range(len(texts)))] * len(statements)
+    terms = [{stem(w) for w in content_words(t)} for t in texts]
+    frequency = Counter(term for window in terms for term in window)
+    weight = {term: math.log((len(texts) + 1) / (n + 0.5)) for term, n in frequency.items()}
+    out = []
+    for statement in statements:
+        asked = {stem(w) for w in content_words(statement)}
+        scores = [sum(weight[t] for t in asked & window) for window in terms]
+        ranked = sorted(range(len(texts)), key=lambda j: -scores[j])  # stable: ties keep passage order
+        out.append(sorted(ranked[:keep]))
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -179,42 +201,46 @@ def load_cross_encoder(folder: Path, max_length: int):
 
 class CrossEncoderJudge(Judge):
     """Each claim against the windows of the contexts: the best `supports` and the strongest
-    `contradicts` decide (as SummaC and MiniCheck aggregate), in one batched call. With embeddings,
-    a claim is read only against its TOP_WINDOWS closest windows when there are more: a grade checks
-    every sentence against six chunks, and the cross-encoder costs ~4 ms a pair on 2 cores."""
+    `contradicts` decide (as SummaC and MiniCheck aggregate), in one batched call. A claim is read only
+    against its TOP_WINDOWS closest windows when there are more: a grade checks every sentence against
+    six chunks, and the cross-encoder costs a few ms a pair on 2 cores."""
 
     TOP_WINDOWS = 4
 
-    def __init__(self, model: JudgeModel, embeddings=None):
+    def __init__(self, model: JudgeModel):
         self.model = model
-        self.embeddings = embeddings
 
     def check(self, claims: list[str], contexts: list[str]) -> list[Verdict]:
-        spans = [(w, i) for i, context in enumerate(contexts) if context and context.strip()
-                 for w in windows(context)]
-        statements = [plain(c or "") for c in claims]
-        if not spans:
-            return [Verdict(c, False, 0.0, "no context to check against", code=Reason.NO_CONTEXT) for c in claims]
-        asked = [i for i, s in enumerate(statements) if any(ch.isalnum() for ch in s)]
-        chosen = self._closest_windows([statements[i] for i in asked], spans)
-        probs = self.model.probabilities([(spans[j][0], statements[i]) for i, js in zip(asked, chosen) for j in js])
-        verdicts = [Verdict(c, False, 0.0, "the statement is empty", code=Reason.NOT_IN_SOURCES) for c in claims]
+        return self.check_each([(claim, contexts) for claim in claims])
+
+    def check_each(self, items: list[tuple[str, list[str]]]) -> list[Verdict]:
+        """All items in one batched call to the model (verification asks about each sentence's own
+        citations at once: one call instead of one per sentence)."""
+        spans_of: dict[tuple[str, ...], list[tuple[str, int]]] = {}
+        for _, contexts in items:
+            key = tuple(contexts)
+            if key not in spans_of:
+                spans_of[key] = [(w, i) for i, context in enumerate(contexts) if context and context.strip()
+                                 for w in windows(context)]
+        verdicts: list[Verdict | None] = [None] * len(items)
+        asked: list[tuple[int, list[tuple[str, int]], str, list[int]]] = []
+        for key, spans in spans_of.items():
+            group = [n for n, (_, contexts) in enumerate(items) if tuple(contexts) == key]
+            statements = {n: plain(items[n][0] or "") for n in group}
+            for n in group:
+                if not spans:
+                    verdicts[n] = Verdict(items[n][0], False, 0.0, "no context to check against", code=Reason.NO_CONTEXT)
+                elif not any(ch.isalnum() for ch in statements[n]):
+                    verdicts[n] = Verdict(items[n][0], False, 0.0, "the statement is empty", code=Reason.NOT_IN_SOURCES)
+            todo = [n for n in group if verdicts[n] is None]
+            chosen = closest_windows([statements[n] for n in todo], [w for w, _ in spans], self.TOP_WINDOWS)
+            asked += [(n, spans, statements[n], js) for n, js in zip(todo, chosen)]
+        probs = self.model.probabilities([(spans[j][0], statement) for _, spans, statement, js in asked for j in js])
         start = 0
-        for i, js in zip(asked, chosen):
-            block = probs[start:start + len(js)]
+        for n, spans, _, js in asked:
+            verdicts[n] = self._verdict(items[n][0], probs[start:start + len(js)], [spans[j] for j in js])
             start += len(js)
-            verdicts[i] = self._verdict(claims[i], block, [spans[j] for j in js])
         return verdicts
-
-    def _closest_windows(self, statements: list[str], spans: list[tuple[str, int]]) -> list[list[int]]:
-        """Per statement, the indices of the windows to read: all of them, or the closest by cosine."""
-        if self.embeddings is None or len(spans) <= self.TOP_WINDOWS or not statements:
-            return [list(range(len(spans)))] * len(statements)
-        from .embeddings import embed_array
-
-        vectors = embed_array(self.embeddings, [w for w, _ in spans] + statements)
-        sims = vectors[len(spans):] @ vectors[:len(spans)].T
-        return [sorted(row.argsort()[::-1][:self.TOP_WINDOWS].tolist()) for row in sims]
 
     def _verdict(self, claim: str, probs, spans: list[tuple[str, int]]) -> Verdict:
         config = self.model.config
@@ -235,8 +261,4 @@ class CrossEncoderJudge(Judge):
 @register_judge("model")
 def _model(settings: Settings, embeddings, chat_model) -> Judge:
     folder = Path(settings.judge_model).expanduser() if settings.judge_model else BUNDLED_JUDGE
-    if embeddings is None:
-        from .embeddings import load_embeddings
-
-        embeddings = load_embeddings(settings)
-    return CrossEncoderJudge(JudgeModel(folder), embeddings)
+    return CrossEncoderJudge(JudgeModel(folder))

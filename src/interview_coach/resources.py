@@ -52,6 +52,11 @@ def judge_model_dir() -> Path:
     return PACKAGE_DIR / "models" / "judge"
 
 
+def grading_judge_dir() -> Path:
+    """The cross-encoder the grader reads misconceptions with (package data; see its MODEL_CARD.md)."""
+    return PACKAGE_DIR / "models" / "grading_judge"
+
+
 def grading_calibration_file() -> Path:
     """Coverage -> score mapping fitted by training/calibrate_grading.py (package data)."""
     return PACKAGE_DIR / "models" / "grading" / "calibration.json"
