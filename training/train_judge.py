@@ -25,7 +25,7 @@ from interview_coach.corpus import load_corpus  # noqa: E402
 from interview_coach.eval.judge import score_judge  # noqa: E402
 from interview_coach.judge_data import JUDGE_DATA_DIR, LABELS, split_pairs, load_pairs  # noqa: E402
 from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, WEIGHTS_FILE, CrossEncoderJudge,  # noqa: E402
-                                         JudgeModel, base_model_path)
+                                         JudgeModel, base_model_path, native_bf16)
 from interview_coach.settings import Settings  # noqa: E402
 from interview_coach.text import plain, split_sentences  # noqa: E402
 
@@ -183,8 +183,8 @@ def sentence_twins(corpus, held_out: set[str], limit_notes: int = 0) -> list[tup
                 continue  # questions, quotations and numbered items give edits that decide nothing
             edited = perturb(sentence, sentence, rng)
             if edited and edited != sentence:
-                neighbour = lines[i + 1] if i + 1 < len(lines) else lines[i - 1] if i else ""
-                window = f"{sentence} {neighbour}".strip() if i + 1 < len(lines) else f"{neighbour} {sentence}".strip()
+                # the sentence and the next one; the last sentence of a note with the one before it
+                window = " ".join(lines[i:i + 2] if i + 1 < len(lines) else lines[max(0, i - 1):i + 1])
                 twins.append((window, sentence, edited))
     rng.shuffle(twins)
     out = []
@@ -241,8 +241,6 @@ def train_in_bf16() -> bool:
     """bf16 autocast where the hardware does bf16 natively: half the step time on such a CPU, with the
     master weights kept in fp32 by the trainer."""
     import torch
-
-    from interview_coach.judge_model import native_bf16
 
     return torch.cuda.is_bf16_supported() if torch.cuda.is_available() else native_bf16()
 

@@ -216,16 +216,14 @@ class CrossEncoderJudge(Judge):
     def check_each(self, items: list[tuple[str, list[str]]]) -> list[Verdict]:
         """All items in one batched call to the model (verification asks about each sentence's own
         citations at once: one call instead of one per sentence)."""
-        spans_of: dict[tuple[str, ...], list[tuple[str, int]]] = {}
-        for _, contexts in items:
-            key = tuple(contexts)
-            if key not in spans_of:
-                spans_of[key] = [(w, i) for i, context in enumerate(contexts) if context and context.strip()
-                                 for w in windows(context)]
+        groups: dict[tuple[str, ...], list[int]] = {}  # items that share their contexts share the windows
+        for n, (_, contexts) in enumerate(items):
+            groups.setdefault(tuple(contexts), []).append(n)
         verdicts: list[Verdict | None] = [None] * len(items)
         asked: list[tuple[int, list[tuple[str, int]], str, list[int]]] = []
-        for key, spans in spans_of.items():
-            group = [n for n, (_, contexts) in enumerate(items) if tuple(contexts) == key]
+        for contexts, group in groups.items():
+            spans = [(w, i) for i, context in enumerate(contexts) if context and context.strip()
+                     for w in windows(context)]
             statements = {n: plain(items[n][0] or "") for n in group}
             for n in group:
                 if not spans:

@@ -75,8 +75,8 @@ def verify(answer: str, sources: list[str], judge: Judge, *, require_citations: 
     anywhere = [_beyond_question(v, question, " ".join(sources))
                 for v in judge.check([text for text, _, _ in sentences], sources)]
     # Each cited sentence against its own citations, all in one call (a model judge batches them).
-    cited_items = [(text, [sources[n - 1] for n in cited]) for text, cited, _ in sentences if cited]
-    cited_verdicts = iter(judge.check_each(cited_items) if require_citations and cited_items else [])
+    cited_items = [(text, [sources[n - 1] for n in cited]) for text, cited, _ in sentences if cited and require_citations]
+    cited_checks = iter(zip(cited_items, judge.check_each(cited_items) if cited_items else []))
     for (text, cited, invalid), any_verdict in zip(sentences, anywhere):
         check = SentenceCheck(text, cited, False, invalid_citations=invalid,
                               content_supported=any_verdict.supported, evidence=any_verdict.evidence,
@@ -91,8 +91,8 @@ def verify(answer: str, sources: list[str], judge: Judge, *, require_citations: 
             if invalid:
                 check.reason += f" ([{invalid[0]}] points at no source)"
         else:
-            cited_sources = [sources[n - 1] for n in cited]
-            verdict = _beyond_question(next(cited_verdicts), question, " ".join(cited_sources))
+            (_, cited_sources), verdict = next(cited_checks)
+            verdict = _beyond_question(verdict, question, " ".join(cited_sources))
             check.supported, check.reason, check.score = verdict.supported, verdict.reason, verdict.score
             check.code = verdict.code
             if verdict.evidence:
