@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_voice.py
 	$(BIN)/python bench/bench_ui_load.py
 
-# Retrain the judgement model from training/judge/data (seeded; 41 min on 2 idle CPU cores in bf16 where the CPU has it; uses a GPU if present).
+# Retrain the judgement model from training/judge/data (seeded; 55 min on 2 idle CPU cores in bf16 where the CPU has it; uses a GPU if present).
 train-judge: $(STAMP)
 	$(BIN)/pip install -e ".[test,train]"
 	HF_HUB_OFFLINE=1 $(BIN)/python training/train_judge.py

@@ -97,12 +97,12 @@ def test_judge_does_not_regress(coach):
 
 
 def test_trained_judge_on_its_held_out_split_does_not_regress(coach):
-    """The trained judge on the 675 pairs of the notes it never trained on (training/judge/data)."""
+    """The trained judge on the 945 pairs of the 35 notes it never trained on (training/judge/data)."""
     from interview_coach.judge import load_judge
 
     model = load_judge(coach.settings.replace(judge="model"), embeddings=coach.embeddings)
     result = evaluate_judge(model, held_out_claims())
-    assert result["n"] == 675
+    assert result["n"] == 945
     assert result["balanced_accuracy"] >= JUDGE_TEST_SPLIT_BALANCED_ACCURACY, result
     assert result["recall_unsupported"] >= 0.68 and result["recall_supported"] >= 0.8, result
 

@@ -130,19 +130,20 @@ def test_bf16_reads_like_fp32():
 
 # Known weaknesses of the shipped model (why it is opt-in, COACH_JUDGE=model, and not the default). The first
 # model called close paraphrases contradictions; the twins in its training data (training/judge/README.md)
-# fixed most of those but it now reads a swapped role (encoder/decoder, query/key, L1/L2) in the passage's
-# own words as support. The sentence twins of v7 taught it contradictions put in other words ("random
-# forests are boosting"), which v6 missed. strict=True: once a retrained model gets a case right, its
-# test fails until the marker is removed.
-PARAPHRASE_BIAS = pytest.mark.xfail(strict=True, reason="the trained judge reads some close paraphrases as contradictions")
+# fixed most of those but it reads a swapped role (encoder/decoder, query/key) in the passage's own words as
+# support. v9 (with the classical notes' pairs) now passes "a 10 ms hop yields 100 frames each second" and
+# catches "L1 ... never makes them exactly zero", which v7 did not, but reads "multiplies the scores by d_k"
+# against "divides by the square root of d_k" as support, which v7 caught. strict=True: once a retrained
+# model gets a case right, its test fails until the marker is removed.
 SWAPPED_ROLES = pytest.mark.xfail(strict=True, reason="the trained judge reads a swapped role in the passage's words as support")
+CHANGED_OPERATION = pytest.mark.xfail(strict=True, reason="the trained judge reads a changed operation on a quantity the passage names as support")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("claim, context", [
     ("Attention divides the scores by the square root of d_k because the dot product has variance d_k.", ATTENTION),
     ("Cross-attention takes its queries from the decoder and its keys and values from the encoder.", CROSS),
-    pytest.param("A 10 ms hop yields 100 frames each second.", FRAMES, marks=PARAPHRASE_BIAS),
+    ("A 10 ms hop yields 100 frames each second.", FRAMES),
     ("1. **L1 regularisation** adds the absolute weights to the loss, so many weights become exactly zero.", L1),
 ])
 def test_supported_paraphrases_pass(judge, claim, context):
@@ -154,8 +155,7 @@ def test_supported_paraphrases_pass(judge, claim, context):
 @pytest.mark.parametrize("claim, context", [
     pytest.param("In cross-attention the queries come from the encoder and the keys from the decoder.", CROSS,
                  marks=SWAPPED_ROLES),
-    pytest.param("L1 regularisation shrinks all weights smoothly and never makes them exactly zero.", L1,
-                 marks=SWAPPED_ROLES),
+    ("L1 regularisation shrinks all weights smoothly and never makes them exactly zero.", L1),
     ("A 10 ms hop gives 1000 frames per second.", FRAMES),
 ])
 def test_contradictions_are_reported_as_such(judge, claim, context):
@@ -167,7 +167,8 @@ def test_contradictions_are_reported_as_such(judge, claim, context):
 @pytest.mark.slow
 @pytest.mark.parametrize("claim, context", [
     ("Random forests are boosting: each tree corrects the mistakes of the previous tree.", BAGGING),
-    ("Attention multiplies the scores by d_k so that the softmax saturates.", ATTENTION),
+    pytest.param("Attention multiplies the scores by d_k so that the softmax saturates.", ATTENTION,
+                 marks=CHANGED_OPERATION),
 ])
 def test_contradictions_of_a_paraphrased_kind_are_caught(judge, claim, context):
     verdict = judge.check([claim], [context])[0]

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=JUDGE_DATA_DIR / "hand", help="folder of hand-written *.jsonl pairs")
     parser.add_argument("--out", type=Path, default=BUNDLED_JUDGE, help="where the artefact goes")
-    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--limit-notes", type=int, default=0, help="train on this many notes only (smoke tests)")
