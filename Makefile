@@ -7,10 +7,21 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install bench clean train-judge calibrate-grading train-coach-model train-relevance
 
+# llama.cpp is built for AVX2/FMA/F16C, which every x86-64 server of the last decade has, not with
+# -march=native: on a VM whose CPU advertises AMX without enabling it, the native build dies with SIGILL
+# ("Illegal instruction" in libggml-cpu) at the first generated token. The wheel is built once per
+# machine into LLAMA_WHEELS (pip's own cache would hand back a native build made earlier).
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_WHEELS := $(HOME)/.cache/interview-coach/llama-cpp-avx2
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# torch first and pinned: the CPU wheel on this machine's wheel path, not the CUDA build.
 	$(BIN)/pip install "torch==2.13.0"
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel --no-deps --no-cache-dir -w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_VERSION)"
+	$(BIN)/pip install --find-links $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_VERSION)"
 	$(BIN)/pip install -e ".[test]"
 	touch $(STAMP)
 
