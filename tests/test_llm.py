@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import pytest
@@ -54,10 +55,13 @@ def test_avoided_words_are_banned_by_llama_cpp():
     model = load_chat_model(Settings.load({"COACH_LLM_ADAPTER": "none"}))
     messages = [Message("user", "Repeat this sentence exactly: You correctly said that the model works well.")]
     free = model.chat(messages, max_tokens=24)
-    assert "correctly" in free.lower()
-    steered = model.chat(messages, max_tokens=24, avoid=("correctly",))
-    assert steered.strip() and "correctly" not in steered.lower()
     llm = model.llama()
+    # The word to ban is one the model wrote unsteered (which one depends on the CPU's arithmetic: an AVX2
+    # and an AVX-512 build of llama.cpp decode this prompt differently), and one that has one-token forms.
+    word = next((w for w in re.findall(r"[A-Za-z]{5,}", free) if model._bans(llm, [w])), None)
+    assert word, free
+    steered = model.chat(messages, max_tokens=24, avoid=(word,))
+    assert steered.strip() and not re.search(rf"\b{word}\b", steered, re.IGNORECASE), (word, free, steered)
     banned = model._bans(llm, ["correctly", "Good"])
     assert banned and set(banned.values()) == {-100.0}
     pieces = {llm.detokenize([t]).decode("utf-8").strip() for t in banned}

@@ -38,7 +38,9 @@ def test_eight_candidates_at_once(coach_env, corpus_dir, tmp_path):
     (corpus_dir / "questions" / "extra.yaml").write_text(EXTRA_QUESTIONS)
     log = tmp_path / "coach-ui.log"
     with load.serve_ui(coach_env, log, start_timeout=120) as url:
-        result = load.run_load(url, USERS, QUESTIONS, call_timeout=90, deadline_s=150)
+        # A safety bound, not a latency target (bench/bench_ui_load.py measures that): a 2-core machine half
+        # as fast as the one this was first run on needs about 15 s an answer under this load.
+        result = load.run_load(url, USERS, QUESTIONS, call_timeout=180, deadline_s=330)
     print("\n" + load.report(result))
 
     assert not result.errors, result.errors
