@@ -27,7 +27,12 @@ def rows() -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def notes() -> dict[str, str]:
     corpus = load_corpus(Settings().corpus_dir)
-    return {n.id: " ".join(plain(line) for line in n.body.splitlines()) for n in corpus.notes}
+    return {n.id: plain_lines(n.body) for n in corpus.notes}
+
+
+def plain_lines(text: str) -> str:
+    """Each line as plain text (a premise that spans two list items keeps its line break), one space between."""
+    return " ".join(plain(line) for line in text.splitlines())
 
 
 def test_every_note_has_pairs_of_all_three_labels(rows, notes):
@@ -40,11 +45,7 @@ def test_every_note_has_pairs_of_all_three_labels(rows, notes):
 
 
 def test_every_premise_is_copied_from_its_note(rows, notes):
-    # A premise that spans list items keeps their line breaks: each line is read as plain text.
-    def read(premise: str) -> str:
-        return " ".join(plain(line) for line in premise.splitlines())
-
-    strays = [row["id"] for row in rows.values() if read(row["premise"]) not in notes[row["note"]]]
+    strays = [row["id"] for row in rows.values() if plain_lines(row["premise"]) not in notes[row["note"]]]
     assert not strays, f"premises not found verbatim in their note: {strays[:5]}"
 
 
