@@ -68,6 +68,16 @@ def bundled_coach(bundled_settings, embeddings):
     return Coach(bundled_settings, embeddings=embeddings)
 
 
+@pytest.fixture(scope="session")
+def held_out_grades(bundled_coach) -> dict:
+    """(question id, answer) -> Grade for every test-split graded answer (the calibration never saw these
+    questions), graded once per run (a little over a minute) for test_grading.py and test_eval_quality.py."""
+    from interview_coach.eval.data import load_graded
+
+    return {(r.question_id, r.answer): bundled_coach.grade(r.question_id, r.answer)
+            for r in load_graded() if r.split == "test"}
+
+
 # A third fixture question (on the fixture's optimisers note) for the UI tests that need a 3-question session.
 ADAM_QUESTION = """\
 - id: q-adam

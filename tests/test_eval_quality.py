@@ -22,9 +22,11 @@ HYBRID_MRR_AT_10 = 0.89
 HYBRID_HIT_AT_1 = 0.82
 # The default judge on all 265 labelled claims (measured: balanced accuracy 0.661, CI 0.607-0.716).
 JUDGE_BALANCED_ACCURACY = 0.63
-# The trained judge (COACH_JUDGE=model) on its held-out test split, 675 pairs of 25 unseen notes
-# (measured: balanced accuracy 0.786, CI 0.755-0.816; the previous model, v6: 0.739).
-JUDGE_TEST_SPLIT_BALANCED_ACCURACY = 0.75
+# The trained judge (COACH_JUDGE=model, v9) on its held-out test split: the 35 notes it never trained on,
+# 945 hand pairs and, since the distant pairs were written, their 210 pairs of the same notes (a wrong or right
+# statement in a candidate's own words), which it reads worse (measured: 0.748, CI 0.725-0.774, recall of
+# unsupported 0.676, of supported 0.821; on the hand pairs alone 0.774, when this gate was 0.75).
+JUDGE_TEST_SPLIT_BALANCED_ACCURACY = 0.72
 # The grader on about 40 answers of the test split (the calibration never saw these questions), whole
 # questions spread over the tracks (measured: 46 answers to 10 questions, pairwise accuracy 0.893 and
 # Spearman 0.807; 0.910 and 0.812 on the whole test split).
@@ -97,20 +99,31 @@ def test_judge_does_not_regress(coach):
 
 
 def test_trained_judge_on_its_held_out_split_does_not_regress(coach):
-    """The trained judge on the 945 pairs of the 35 notes it never trained on (training/judge/data)."""
+    """The trained judge on the 1,155 pairs of the 35 notes it never trained on (training/judge/data)."""
     from interview_coach.judge import load_judge
 
     model = load_judge(coach.settings.replace(judge="model"), embeddings=coach.embeddings)
     result = evaluate_judge(model, held_out_claims())
-    assert result["n"] == 945
+    assert result["n"] == 1155
     assert result["balanced_accuracy"] >= JUDGE_TEST_SPLIT_BALANCED_ACCURACY, result
-    assert result["recall_unsupported"] >= 0.68 and result["recall_supported"] >= 0.8, result
+    assert result["recall_unsupported"] >= 0.64 and result["recall_supported"] >= 0.8, result
 
 
-def test_grading_does_not_regress(coach):
+class GradedOnce:
+    """The eval harness's grader, answering from the run's held-out grades (conftest.py) instead of
+    grading the same answers a second time."""
+
+    def __init__(self, grades: dict):
+        self.grades = grades
+
+    def grade(self, question_id: str, answer: str):
+        return self.grades[(question_id, answer)]
+
+
+def test_grading_does_not_regress(held_out_grades):
     rows = spread_groups([r for r in load_graded() if r.split == "test"], GRADED_SUBSET)
     assert len({r.question_id for r in rows}) >= 8 and {r.split for r in rows} == {"test"}
-    result, details = evaluate_grading(coach, rows)
+    result, details = evaluate_grading(GradedOnce(held_out_grades), rows)
     assert result["pairwise_accuracy"] >= GRADING_PAIRWISE_ACCURACY, result
     assert result["spearman"] >= GRADING_SPEARMAN, result
     levels = result["by_level"]

@@ -24,14 +24,14 @@ HELD_OUT = [r for r in GRADED if grading_split(r["question_id"]) == "test"]
 
 
 @pytest.fixture(scope="module")
-def held_out_grades(bundled_coach):
-    """The test split, about 190 answers to 40 questions (a little over a minute on 2 cores)."""
-    return [(r, bundled_coach.grade(r["question_id"], r["answer"])) for r in HELD_OUT]
+def held_out(held_out_grades):
+    """(row, grade) over the test split, about 200 answers to 45 questions (graded once per run: conftest.py)."""
+    return [(r, held_out_grades[(r["question_id"], r["answer"])]) for r in HELD_OUT]
 
 
-def test_levels_are_ordered_and_off_topic_stays_low(held_out_grades):
+def test_levels_are_ordered_and_off_topic_stays_low(held_out):
     by_level = defaultdict(list)
-    for row, grade in held_out_grades:
+    for row, grade in held_out:
         by_level[row["level"]].append(grade.score)
     means = [statistics.mean(by_level[level]) for level in ("strong", "partial", "wrong")]
     assert means == sorted(means, reverse=True), {k: statistics.mean(v) for k, v in by_level.items()}
@@ -39,8 +39,8 @@ def test_levels_are_ordered_and_off_topic_stays_low(held_out_grades):
     assert statistics.median(by_level["strong"]) >= 70
 
 
-def test_covered_points_quote_the_candidate_and_missed_points_cite_notes(held_out_grades):
-    for row, grade in held_out_grades:
+def test_covered_points_quote_the_candidate_and_missed_points_cite_notes(held_out):
+    for row, grade in held_out:
         said = " ".join(answer_sentences(row["answer"]))
         for point in grade.covered:
             assert point.evidence and point.evidence in said

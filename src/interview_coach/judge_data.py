@@ -16,6 +16,10 @@ from .eval.data import LabelledClaim, read_jsonl
 from .resources import judge_data_dir
 
 JUDGE_DATA_DIR = judge_data_dir()
+# hand/: minimal and close pairs (training's first stage); distant/: wrong and right statements in a
+# candidate's own words, not edits of the premise (training's second stage). Both are split by note alike.
+HAND_DIR = JUDGE_DATA_DIR / "hand"
+DISTANT_DIR = JUDGE_DATA_DIR / "distant"
 LABELS = ("supports", "contradicts", "neither")
 SPLITS = ("train", "dev", "test")
 DEV_SHARE = TEST_SHARE = 0.15
@@ -40,7 +44,7 @@ class JudgePair:
                              f"{self.label}:{self.kind}" if self.kind else self.label)
 
 
-def load_pairs(folder: Path = JUDGE_DATA_DIR / "hand") -> list[JudgePair]:
+def load_pairs(folder: Path = HAND_DIR) -> list[JudgePair]:
     files = sorted(Path(folder).glob("*.jsonl"))
     if not files:
         raise UsageError(f"no judge training data in {folder}; expected *.jsonl files")
@@ -62,6 +66,11 @@ def load_pairs(folder: Path = JUDGE_DATA_DIR / "hand") -> list[JudgePair]:
             seen.add(pair.id)
             pairs.append(pair)
     return pairs
+
+
+def load_all_pairs() -> list[JudgePair]:
+    """Every written pair, hand/ then distant/: what dev and test are scored on."""
+    return load_pairs(HAND_DIR) + load_pairs(DISTANT_DIR)
 
 
 def note_splits(notes) -> dict[str, str]:

@@ -66,9 +66,9 @@ def evaluate_judge(judge, claims: Sequence[LabelledClaim], progress: Callable | 
 
 def held_out_claims() -> list[LabelledClaim]:
     """The judgement model's held-out pairs (notes it never trained on), two-way."""
-    from ..judge_data import load_pairs, split_pairs
+    from ..judge_data import load_all_pairs, split_pairs
 
-    return [p.as_claim() for p in split_pairs(load_pairs())["test"]]
+    return [p.as_claim() for p in split_pairs(load_all_pairs())["test"]]
 
 
 def answer_latency(judge, corpus, settings, answers: int = 20) -> dict:
