@@ -64,10 +64,10 @@ def test_every_pair_was_second_read(rows, distant):
     assert not [i for i, row in {**rows, **distant}.items() if row.get("reviewed") is not True][:5]
 
 
-def test_every_distant_premise_has_a_wrong_and_a_right_statement(distant, notes):
+def test_every_distant_premise_has_a_wrong_and_a_right_statement(rows, distant, notes):
     """distant/: per note, premises each with one statement a candidate gets wrong in other words
     (contradicts) and one they get right in other words (supports), so wording is no cue for the label."""
-    assert set(distant) and not set(distant) & set(read_rows(HAND_DIR)), "distant ids must be new"
+    assert set(distant) and not set(distant) & set(rows), "distant ids must be new"
     by_premise = defaultdict(list)
     for row in distant.values():
         assert (row["kind"], row["label"]) in {("distant-wrong", "contradicts"), ("distant-paraphrase", "supports")}, row["id"]

@@ -56,12 +56,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--limit-notes", type=int, default=0, help="train on this many notes only (smoke tests)")
-    parser.add_argument("--stage2", action="store_true",
-                        help="after the first stage, one epoch on the distant pairs (not the shipped recipe)")
-    parser.add_argument("--stage2-only", action="store_true",
-                        help="start from the trained weights in --out and run only the second stage")
-    parser.add_argument("--evaluate-only", action="store_true",
-                        help="keep the trained weights in --out; choose thresholds on dev again and re-measure")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--stage2", action="store_true",
+                      help="after the first stage, one epoch on the distant pairs (not the shipped recipe)")
+    mode.add_argument("--stage2-only", action="store_true",
+                      help="start from the trained weights in --out and run only the second stage")
+    mode.add_argument("--evaluate-only", action="store_true",
+                      help="keep the trained weights in --out; choose thresholds on dev again and re-measure")
     args = parser.parse_args(argv)
 
     started = time.time()
@@ -99,6 +100,8 @@ def main(argv=None) -> int:
         earlier = json.loads((args.out / "metrics.json").read_text())["training"]
         stage1_minutes = earlier.get("stage1_minutes", earlier["minutes"])
         stage2_minutes = earlier.get("stage2_minutes", 0.0)
+    # Whether the weights had a second stage: it decides which dev pairs choose the thresholds.
+    stage2 = args.stage2 or args.stage2_only or bool(args.evaluate_only and earlier.get("stage2"))
     if args.stage2_only:
         model = load_cross_encoder(args.out, MAX_LENGTH)
         stage2_started = time.time()
@@ -121,7 +124,7 @@ def main(argv=None) -> int:
     judge = CrossEncoderJudge(JudgeModel(args.out))
     dev, test = splits["dev"] + distant["dev"], splits["test"] + distant["test"]
     # Thresholds are chosen on the dev pairs of the data the model was trained on.
-    chosen_on = dev if stage2_minutes else splits["dev"]
+    chosen_on = dev if stage2 else splits["dev"]
     support_t, contradict_t = choose_thresholds(chosen_on, pair_probabilities(judge, chosen_on))
     (args.out / CONFIG_FILE).write_text(json.dumps(config_dict(support_t, contradict_t), indent=2) + "\n",
                                         encoding="utf-8")
@@ -138,7 +141,7 @@ def main(argv=None) -> int:
                           "precision": "bf16 autocast" if train_in_bf16() else "fp32",
                           "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}",
                           "minutes": minutes, "stage1_minutes": stage1_minutes, "stage2_minutes": stage2_minutes,
-                          "stage2": {"epochs": 1, "lr": STAGE2_LR, "replay": REPLAY} if stage2_minutes else None,
+                          "stage2": {"epochs": 1, "lr": STAGE2_LR, "replay": REPLAY} if stage2 else None,
                           "support_threshold": support_t, "contradict_threshold": contradict_t}
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     write_model_card(args.out, report)
