@@ -30,6 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from interview_coach.corpus import load_corpus  # noqa: E402
+from interview_coach.errors import UsageError  # noqa: E402
 from interview_coach.eval.judge import score_judge  # noqa: E402
 from interview_coach.judge_data import DISTANT_DIR, HAND_DIR, LABELS, JudgePair, load_pairs, split_pairs  # noqa: E402
 from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, WEIGHTS_FILE, CrossEncoderJudge,  # noqa: E402
@@ -529,4 +530,7 @@ when one is available and prints dev and test metrics.
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UsageError as error:  # a missing or malformed data folder: one line, not a traceback
+        sys.exit(f"error: {error}")
