@@ -31,8 +31,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/coach ui
 
+# Two workers, each a test file at a time on its own share of the cores (tests/conftest.py): many tests
+# wait on a server, a browser or a subprocess, so two files at once take two thirds of the time.
 test: $(STAMP) /usr/bin/chromium /usr/bin/espeak-ng
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The browser tests drive Debian's chromium through Playwright; no browser is ever downloaded.
 /usr/bin/chromium:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -16,6 +17,38 @@ from interview_coach.settings import Settings
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]
 os.environ["HF_HUB_OFFLINE"] = "1"
+# ranx (a test-only reference for the ranking metrics) JIT-compiles every metric with numba on first use:
+# about a minute on a fresh venv, for runs pure Python scores in milliseconds. Same code, interpreted.
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
+
+def pytest_configure(config):
+    """Under `pytest -n N` (pytest-xdist), each worker gets its own share of the CPUs. Every test's thread
+    pools (torch, llama.cpp, Whisper, the servers and browsers it starts) then size themselves to that
+    share instead of all of them spinning on the same cores."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker and count > 1 and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        share = cpus[int(worker.removeprefix("gw")) % len(cpus)::count] or cpus
+        os.sched_setaffinity(0, share)
+        os.environ["OMP_NUM_THREADS"] = str(len(share))  # read when torch loads, which is later
+
+
+@contextlib.contextmanager
+def built_once(tmp_path_factory, name: str):
+    """(folder, done) for something every test worker needs: without pytest-xdist a fresh folder; with it
+    the run's folder shared by the workers, held under a lock, so the first worker builds it (then sets
+    done) and the others wait and read it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield tmp_path_factory.mktemp(name), False
+        return
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / name  # the run's temp root, one per run
+    with FileLock(f"{shared}.lock"):
+        shared.mkdir(exist_ok=True)
+        yield shared, (shared / ".done").exists()
+        (shared / ".done").touch()
 
 
 @pytest.fixture
@@ -52,12 +85,16 @@ def coach_command() -> list[str]:
 
 @pytest.fixture(scope="session")
 def bundled_settings(tmp_path_factory, embeddings) -> Settings:
-    """Settings whose home holds an index of the whole bundled corpus, built once per test run (~1 min)."""
+    """Settings whose home holds an index of the whole bundled corpus, built once per test run (~1 min);
+    each worker reads its own copy (an embedded Chroma folder is not shared between processes)."""
     from interview_coach.index import Index
 
-    settings = Settings.load({}, home=tmp_path_factory.mktemp("bundled-home"))
-    Index(settings, embeddings=embeddings).ingest()
-    return settings
+    with built_once(tmp_path_factory, "bundled-home") as (built, done):
+        if not done:
+            Index(Settings.load({}, home=built), embeddings=embeddings).ingest()
+        home = tmp_path_factory.mktemp("bundled-home-copy")
+        shutil.copytree(built, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".done"))
+    return Settings.load({}, home=home)
 
 
 @pytest.fixture(scope="session")
@@ -69,13 +106,20 @@ def bundled_coach(bundled_settings, embeddings):
 
 
 @pytest.fixture(scope="session")
-def held_out_grades(bundled_coach) -> dict:
+def held_out_grades(tmp_path_factory, bundled_coach) -> dict:
     """(question id, answer) -> Grade for every test-split graded answer (the calibration never saw these
     questions), graded once per run (a little over a minute) for test_grading.py and test_eval_quality.py."""
+    import pickle
+
     from interview_coach.eval.data import load_graded
 
-    return {(r.question_id, r.answer): bundled_coach.grade(r.question_id, r.answer)
-            for r in load_graded() if r.split == "test"}
+    with built_once(tmp_path_factory, "held-out-grades") as (folder, done):
+        if done:
+            return pickle.loads((folder / "grades.pickle").read_bytes())
+        grades = {(r.question_id, r.answer): bundled_coach.grade(r.question_id, r.answer)
+                  for r in load_graded() if r.split == "test"}
+        (folder / "grades.pickle").write_bytes(pickle.dumps(grades))
+        return grades
 
 
 # A third fixture question (on the fixture's optimisers note) for the UI tests that need a 3-question session.

@@ -29,11 +29,13 @@ class Scripted(ChatModel):
         self.replies = replies
         self.prompts: list[str] = []
         self.avoided: list[tuple[str, ...]] = []
+        self.budgets: list[int] = []
 
     def stream(self, messages, max_tokens=256, temperature=0.0, avoid=()) -> Iterator[str]:
         system = messages[0].content
         self.prompts.append(messages[-1].content)
         self.avoided.append(tuple(avoid))
+        self.budgets.append(max_tokens)
         kind = "critique" if "coach" in system else "follow_up" if "interviewer" in system else "answer"
         for word in self.replies.get(kind, "").split(" "):
             yield word + " "
@@ -102,6 +104,20 @@ def test_a_supported_critique_is_shown_with_its_fact_numbers(home, embeddings):
     assert written.by_model and written.kept == 2
     assert f"[{missed.n}]" in written.text
     assert written.to_dict()["facts"][0]["n"] == 1
+
+
+def test_the_critique_length_is_a_setting(home, embeddings):
+    from interview_coach.errors import ConfigError
+    from interview_coach.settings import Settings
+
+    default = coach_with(home, embeddings, critique="Fine.")
+    default.coaching.critique(partial_grade(default)[0])
+    short = coach_with(Settings.load({"COACH_CRITIQUE_TOKENS": "40"}, home=home.home, corpus_dir=home.corpus_dir),
+                       embeddings, critique="Fine.")
+    short.coaching.critique(partial_grade(short)[0])
+    assert (default.chat_model.budgets, short.chat_model.budgets) == ([120], [40])
+    with pytest.raises(ConfigError, match="COACH_CRITIQUE_TOKENS"):
+        Settings.load({"COACH_CRITIQUE_TOKENS": "3"})
 
 
 def test_an_invented_critique_falls_back_to_the_graders_feedback(home, embeddings):

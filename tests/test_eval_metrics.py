@@ -42,7 +42,6 @@ def synthetic_run(n_queries=60, n_docs=40, seed=7):
     return run, qrels
 
 
-@pytest.mark.slow  # ranx JIT-compiles its metrics with numba on first use (about a minute, cached after)
 def test_ranking_metrics_match_ranx_on_the_same_run():
     from ranx import Qrels, Run, evaluate
 

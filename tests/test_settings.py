@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,20 @@ def test_unrelated_environment_is_ignored():
 def test_bad_values_are_config_errors(env):
     with pytest.raises(ConfigError):
         Settings.load(env)
+
+
+def test_thread_pools_size_to_the_cpus_this_process_may_use():
+    """A process limited to one CPU (a cpuset, `taskset`, or a pytest-xdist worker here) gets one llama.cpp
+    and one Whisper thread, not one per core of the machine: spinning threads on a shared core crawl."""
+    import subprocess
+    import sys
+
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+            "from interview_coach.settings import usable_cpus\n"
+            "from interview_coach.llm import default_gguf_path, LlamaCppChatModel\n"
+            "from interview_coach.transcribe import FasterWhisperTranscriber\n"
+            "print(usable_cpus(), LlamaCppChatModel(default_gguf_path()).threads, FasterWhisperTranscriber().threads)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["1", "1", "1"], out.stderr[-2000:]

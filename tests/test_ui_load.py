@@ -37,7 +37,10 @@ EXTRA_QUESTIONS = ADAM_QUESTION + """\
 def test_eight_candidates_at_once(coach_env, corpus_dir, tmp_path):
     (corpus_dir / "questions" / "extra.yaml").write_text(EXTRA_QUESTIONS)
     log = tmp_path / "coach-ui.log"
-    with load.serve_ui(coach_env, log, start_timeout=120) as url:
+    # Short critiques: this test is about 24 answers served at once, not what the model writes in each
+    # (test_ui_browser.py reads a full one); 120 tokens each made it the suite's longest test.
+    env = {**coach_env, "COACH_CRITIQUE_TOKENS": "32"}
+    with load.serve_ui(env, log, start_timeout=120) as url:
         # A safety bound, not a latency target (bench/bench_ui_load.py measures that): a 2-core machine half
         # as fast as the one this was first run on needs about 15 s an answer under this load.
         result = load.run_load(url, USERS, QUESTIONS, call_timeout=180, deadline_s=330)

@@ -102,7 +102,7 @@ class Coach:
         """The model-written critique and follow-up (critique.py), verified before they are shown."""
         from .critique import Coaching
 
-        return Coaching(self.chat_model, self.judge, self.embeddings)
+        return Coaching(self.chat_model, self.judge, self.embeddings, self.settings.critique_max_tokens)
 
     def ingest(self, paths=(), progress=None, forget=()):
         """Index the corpus (and user folders), then make retrieval see the new chunks."""

@@ -18,7 +18,6 @@ from .judge import Reason
 from .text import content_words, split_sentences, stem
 from .verification import SentenceCheck, verify, with_citations
 
-CRITIQUE_TOKENS = 120
 FOLLOW_UP_TOKENS = 48
 FOLLOW_UP_WORDS = (4, 35)
 ON_TOPIC = 0.35      # cosine of the follow-up to the weak point or the question
@@ -69,10 +68,11 @@ class Coaching:
     """Model-written critique and follow-up, each verified before it is shown.
     Collaborators: a chat model, a judge and the embeddings, shared with the rest of the coach."""
 
-    def __init__(self, chat_model, judge, embeddings):
+    def __init__(self, chat_model, judge, embeddings, critique_tokens: int = 120):
         self.chat_model = chat_model
         self.judge = judge
         self.embeddings = embeddings
+        self.critique_tokens = critique_tokens
 
     def critique(self, grade, on_token: Callable[[str], None] | None = None) -> WrittenCritique:
         facts = grade_facts(grade)
@@ -80,7 +80,7 @@ class Coaching:
             return WrittenCritique(grade.feedback, False, facts)
         nothing_covered = not any(f.kind == "covered" for f in facts)
         written = self.chat_model.chat(critique_messages(grade.question, grade.score, facts),
-                                       max_tokens=CRITIQUE_TOKENS, on_token=on_token,
+                                       max_tokens=self.critique_tokens, on_token=on_token,
                                        avoid=PRAISE_WORDS if nothing_covered else ()).strip()
         checks = verify(written, [f.evidence for f in facts], self.judge, question=grade.question)
         no_praise_for_gaps(checks, facts)

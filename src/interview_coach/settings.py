@@ -37,6 +37,7 @@ ENV_FIELDS = {
     "COACH_JUDGE": "judge",
     "COACH_JUDGE_MODEL": "judge_model",
     "COACH_WHISPER_MODEL": "whisper_model",
+    "COACH_CRITIQUE_TOKENS": "critique_max_tokens",
 }
 
 
@@ -97,6 +98,8 @@ class Settings:
     answer_sources: int = 3
     source_excerpt_chars: int = 260
     answer_max_tokens: int = 160
+    # The longest critique the chat model may write after a grade (tokens); fewer is faster on a slow CPU.
+    critique_max_tokens: int = 120
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -133,6 +136,8 @@ class Settings:
             raise ConfigError("chunk size must be at least 100 characters")
         if not 0 <= settings.chunk_overlap < settings.chunk_size:
             raise ConfigError("chunk overlap must be between 0 and the chunk size")
+        if settings.critique_max_tokens < 16:
+            raise ConfigError("COACH_CRITIQUE_TOKENS must be at least 16 (a critique needs a sentence)")
         if settings.llm_adapter_mode not in ADAPTER_MODES:
             raise ConfigError(f"COACH_LLM_ADAPTER_MODE must be one of {', '.join(ADAPTER_MODES)}, "
                               f"got {settings.llm_adapter_mode!r}")
@@ -144,6 +149,15 @@ class Settings:
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: a cpuset or `taskset` gives it fewer than the machine has, and a
+    thread pool sized to the machine then spins on shared cores (llama.cpp slows many times over)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no affinity call on macOS or Windows
+        return os.cpu_count() or 1
 
 
 def offline_environment() -> None:

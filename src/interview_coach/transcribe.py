@@ -7,7 +7,6 @@ grading a transcript (grading.py).
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from abc import ABC, abstractmethod
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from .delivery import clock
 from .errors import CoachError, ModelUnavailableError
-from .settings import Settings, offline_environment
+from .settings import Settings, offline_environment, usable_cpus
 
 SAMPLE_RATE = 16_000
 # What PyAV (ffmpeg) decodes and a browser or phone records; anything else is refused before decoding.
@@ -247,7 +246,7 @@ class FasterWhisperTranscriber(Transcriber):
     def __init__(self, model_path: Path | None = None, threads: int | None = None, written: bool = True):
         self.model_path = model_path  # None: the bundled tiny.en, found on first use
         self.written = written  # False: Whisper's text as it comes (bench/bench_voice.py compares the two)
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or usable_cpus()
         self._model = None
         self._lock = threading.Lock()
 
