@@ -55,10 +55,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_voice.py
 	$(BIN)/python bench/bench_ui_load.py
 
-# Retrain the judgement model from training/judge/data (seeded; 55 min on 2 idle CPU cores in bf16 where the CPU has it; uses a GPU if present).
+# Retrain the judgement model from training/judge/data (seeded; 70 min on 2 idle CPU cores in bf16 where the
+# CPU has it: 55 for the first stage, 15 for the second; uses a GPU if present).
 train-judge: $(STAMP)
 	$(BIN)/pip install -e ".[test,train]"
-	HF_HUB_OFFLINE=1 $(BIN)/python training/train_judge.py
+	HF_HUB_OFFLINE=1 $(BIN)/python training/train_judge.py --stage2
 
 # Refit the grading calibration on the dev split of eval/datasets/graded_answers.jsonl; prints the test split
 # (about 3 minutes on 2 idle cores; needs an index in COACH_HOME, which `make run` or `coach ingest` builds).

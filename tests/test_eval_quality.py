@@ -22,11 +22,11 @@ HYBRID_MRR_AT_10 = 0.89
 HYBRID_HIT_AT_1 = 0.82
 # The default judge on all 265 labelled claims (measured: balanced accuracy 0.661, CI 0.607-0.716).
 JUDGE_BALANCED_ACCURACY = 0.63
-# The trained judge (COACH_JUDGE=model, v9) on its held-out test split: the 35 notes it never trained on,
-# 945 hand pairs and, since the distant pairs were written, their 210 pairs of the same notes (a wrong or right
-# statement in a candidate's own words), which it reads worse (measured: 0.748, CI 0.725-0.774, recall of
-# unsupported 0.676, of supported 0.821; on the hand pairs alone 0.774, when this gate was 0.75).
-JUDGE_TEST_SPLIT_BALANCED_ACCURACY = 0.72
+# The trained judge (COACH_JUDGE=model, v11) on its held-out test split: the 35 notes it never trained on,
+# their 945 hand pairs, 210 distant pairs (a wrong or right statement in a candidate's own words) and 280
+# claims (standalone, formally reworded). Measured: 0.779, CI 0.757-0.802, recall of unsupported 0.717, of
+# supported 0.842 (v9: 0.727 on the same 1,435 pairs, when this gate was 0.72 on 1,155).
+JUDGE_TEST_SPLIT_BALANCED_ACCURACY = 0.75
 # The grader on about 40 answers of the test split (the calibration never saw these questions), whole
 # questions spread over the tracks (measured: 46 answers to 10 questions, pairwise accuracy 0.893 and
 # Spearman 0.807; 0.910 and 0.812 on the whole test split).
@@ -99,14 +99,14 @@ def test_judge_does_not_regress(coach):
 
 
 def test_trained_judge_on_its_held_out_split_does_not_regress(coach):
-    """The trained judge on the 1,155 pairs of the 35 notes it never trained on (training/judge/data)."""
+    """The trained judge on the 1,435 pairs of the 35 notes it never trained on (training/judge/data)."""
     from interview_coach.judge import load_judge
 
     model = load_judge(coach.settings.replace(judge="model"), embeddings=coach.embeddings)
     result = evaluate_judge(model, held_out_claims())
-    assert result["n"] == 1155
+    assert result["n"] == 1435
     assert result["balanced_accuracy"] >= JUDGE_TEST_SPLIT_BALANCED_ACCURACY, result
-    assert result["recall_unsupported"] >= 0.64 and result["recall_supported"] >= 0.8, result
+    assert result["recall_unsupported"] >= 0.68 and result["recall_supported"] >= 0.8, result
 
 
 class GradedOnce:

@@ -1,17 +1,18 @@
-"""The judgement model's hand-written training data (training/judge/data/hand/ and distant/): every note
-has pairs, every premise is its note's own text, every pair was second-read, every twin answers a
-contradiction, every distant premise has a wrong and a right statement, and the split keeps whole notes
-apart. No model is loaded."""
+"""The judgement model's hand-written training data (training/judge/data/hand/, distant/ and claims/):
+every note has pairs, every premise is its note's own text, every pair was second-read, every twin answers
+a contradiction, every distant premise has a wrong and a right statement, every note has reworded claims,
+and the split keeps whole notes apart. No model is loaded."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 
 import pytest
 
 from interview_coach.corpus import load_corpus
 from interview_coach.eval.data import read_jsonl
-from interview_coach.judge_data import DISTANT_DIR, HAND_DIR, LABELS, load_all_pairs, load_pairs, split_pairs
+from interview_coach.judge_data import CLAIMS_DIR, DISTANT_DIR, HAND_DIR, LABELS, load_all_pairs, load_pairs, split_pairs
 from interview_coach.settings import Settings
 from interview_coach.text import plain
 
@@ -35,6 +36,11 @@ def distant() -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
+def claims() -> dict[str, dict]:
+    return read_rows(CLAIMS_DIR)
+
+
+@pytest.fixture(scope="module")
 def notes() -> dict[str, str]:
     corpus = load_corpus(Settings().corpus_dir)
     return {n.id: plain_lines(n.body) for n in corpus.notes}
@@ -54,14 +60,34 @@ def test_every_note_has_pairs_of_all_three_labels(rows, notes):
     assert not thin, f"notes short of a label: {list(thin.items())[:3]}"
 
 
-def test_every_premise_is_copied_from_its_note(rows, distant, notes):
-    strays = [row["id"] for row in [*rows.values(), *distant.values()]
+def test_every_premise_is_copied_from_its_note(rows, distant, claims, notes):
+    strays = [row["id"] for row in [*rows.values(), *distant.values(), *claims.values()]
               if plain_lines(row["premise"]) not in notes[row["note"]]]
     assert not strays, f"premises not found verbatim in their note: {strays[:5]}"
 
 
-def test_every_pair_was_second_read(rows, distant):
-    assert not [i for i, row in {**rows, **distant}.items() if row.get("reviewed") is not True][:5]
+def test_every_pair_was_second_read(rows, distant, claims):
+    assert not [i for i, row in {**rows, **distant, **claims}.items() if row.get("reviewed") is not True][:5]
+
+
+CLAIM_KINDS = {"reworded": "supports", "negation": "contradicts", "swapped-role": "contradicts",
+               "wrong-number": "contradicts", "wrong-method": "contradicts", "outside-context": "neither"}
+
+
+def test_every_note_has_claims_half_of_them_supported(rows, distant, claims, notes):
+    """claims/: per note four reworded supports, three contradictions in other words and one on-topic fact
+    the premise does not settle; no statement copies five words running from its premise."""
+    assert set(claims) and not set(claims) & (set(rows) | set(distant)), "claim ids must be new"
+    per_note = defaultdict(Counter)
+    for row in claims.values():
+        assert CLAIM_KINDS.get(row["kind"]) == row["label"], row["id"]
+        premise, statement = (re.findall(r"[a-z0-9]+", plain(row[f]).lower()) for f in ("premise", "statement"))
+        runs = {tuple(premise[i:i + 5]) for i in range(len(premise) - 4)}
+        assert not any(tuple(statement[i:i + 5]) in runs for i in range(len(statement) - 4)), row["id"]
+        per_note[row["note"]][row["label"]] += 1
+    assert set(per_note) == set(notes), f"notes without claims: {sorted(set(notes) - set(per_note))[:5]}"
+    odd = {note: dict(c) for note, c in per_note.items() if c != Counter(supports=4, contradicts=3, neither=1)}
+    assert not odd, list(odd.items())[:3]
 
 
 def test_every_distant_premise_has_a_wrong_and_a_right_statement(rows, distant, notes):
@@ -90,7 +116,9 @@ def test_every_twin_states_right_what_its_contradiction_states_wrong(rows):
 
 def test_the_split_keeps_whole_notes_apart_and_covers_every_track():
     splits = split_pairs(load_all_pairs())
-    assert {p.note for p in split_pairs(load_pairs(DISTANT_DIR))["test"]} <= {p.note for p in split_pairs(load_pairs())["test"]}
+    hand_test = {p.note for p in split_pairs(load_pairs())["test"]}
+    assert {p.note for p in split_pairs(load_pairs(DISTANT_DIR))["test"]} <= hand_test
+    assert {p.note for p in split_pairs(load_pairs(CLAIMS_DIR), {p.note for p in load_pairs()})["test"]} <= hand_test
     notes = {name: {p.note for p in pairs} for name, pairs in splits.items()}
     assert not (notes["train"] & notes["dev"]) and not (notes["train"] & notes["test"]) and not (notes["dev"] & notes["test"])
     tracks = {name: {p.track for p in pairs} for name, pairs in splits.items()}

