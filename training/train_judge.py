@@ -44,7 +44,7 @@ FROZEN_LAYERS = 0      # encoder layers kept as shipped; the embeddings always a
 SENTENCE_TWINS = 1500  # (note sentence, the same sentence with one decisive edit) pairs added for training
 MAX_LENGTH = 256
 THRESHOLDS = [round(0.2 + 0.05 * i, 2) for i in range(14)]  # 0.20 .. 0.85, searched on dev only
-REPLAY = 3.0           # second stage: first-stage pairs per distant pair
+REPLAY = 3.0           # second stage: first-stage pairs per distant pair or claim
 STAGE2_LR = 5e-5
 
 
@@ -341,12 +341,13 @@ def fit(model, train, epochs: float, lr: float, batch_size: int, dev=()):
     return model
 
 
-def second_stage_pairs(distant: list[JudgePair], first_stage: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
-    """The distant pairs of the training notes, plus REPLAY times as many first-stage pairs drawn at random
-    (seeded), shuffled: the second stage teaches contradictions in other words without unlearning the first."""
+def second_stage_pairs(written: list[JudgePair], first_stage: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """The training notes' distant pairs and claims, plus REPLAY times as many first-stage pairs drawn at
+    random (seeded), shuffled: the second stage teaches contradictions in other words and another voice
+    without unlearning the first."""
     label = {name: i for i, name in enumerate(LABELS)}
     rng = random.Random(SEED)
-    new = [(plain(p.premise), plain(p.statement), label[p.label]) for p in distant]
+    new = [(plain(p.premise), plain(p.statement), label[p.label]) for p in written]
     out = new + rng.sample(first_stage, min(len(first_stage), int(REPLAY * len(new))))
     rng.shuffle(out)
     return out

@@ -15,6 +15,7 @@ from typing import Callable
 from .coaching import Fact, critique_messages, follow_up_messages, grade_facts, weakest_point
 from .embeddings import embed_array
 from .judge import Reason
+from .settings import Settings
 from .text import content_words, split_sentences, stem
 from .verification import SentenceCheck, verify, with_citations
 
@@ -68,7 +69,7 @@ class Coaching:
     """Model-written critique and follow-up, each verified before it is shown.
     Collaborators: a chat model, a judge and the embeddings, shared with the rest of the coach."""
 
-    def __init__(self, chat_model, judge, embeddings, critique_tokens: int = 120):
+    def __init__(self, chat_model, judge, embeddings, critique_tokens: int = Settings.critique_max_tokens):
         self.chat_model = chat_model
         self.judge = judge
         self.embeddings = embeddings

@@ -16,9 +16,9 @@ from .eval.data import LabelledClaim, read_jsonl
 from .resources import judge_data_dir
 
 JUDGE_DATA_DIR = judge_data_dir()
-# hand/: minimal and close pairs (what the shipped judge trains on); distant/: wrong and right statements in
-# a candidate's own words, not edits of the premise (scored in dev and test; trained on only by
-# train_judge.py --stage2). Both are split by note alike.
+# hand/: minimal and close pairs (the first training stage); distant/: wrong and right statements in a
+# candidate's own words, not edits of the premise (the second stage, train_judge.py --stage2). All three
+# folders are split by note alike and scored in dev and test.
 HAND_DIR = JUDGE_DATA_DIR / "hand"
 DISTANT_DIR = JUDGE_DATA_DIR / "distant"
 # claims/: standalone claims in a formal, reworded voice (a textbook's or a fact-checker's, not a candidate's):
