@@ -20,8 +20,12 @@ pytestmark = pytest.mark.slow
 HYBRID_HIT_AT_5 = 0.98
 HYBRID_MRR_AT_10 = 0.89
 HYBRID_HIT_AT_1 = 0.82
-# The default judge on all 265 labelled claims (measured: balanced accuracy 0.661, CI 0.607-0.716).
-JUDGE_BALANCED_ACCURACY = 0.63
+# Both judges on all 265 labelled claims. The trained judge is the default (v11 measured: balanced accuracy
+# 0.629, CI 0.578-0.683; recall of unsupported 0.854, of supported 0.40): it lets few false claims through and
+# calls many correct paraphrases unverified. The heuristic (measured: 0.661, CI 0.607-0.716; its thresholds
+# were set on these claims) keeps its gate: the grader reads an answer's sentences with it.
+TRAINED_JUDGE_BALANCED_ACCURACY = 0.60
+HEURISTIC_JUDGE_BALANCED_ACCURACY = 0.63
 # The trained judge (COACH_JUDGE=model, v11) on its held-out test split: the 35 notes it never trained on,
 # their 945 hand pairs, 210 distant pairs (a wrong or right statement in a candidate's own words) and 280
 # claims (standalone, formally reworded). Measured: 0.779, CI 0.757-0.802, recall of unsupported 0.717, of
@@ -90,12 +94,20 @@ def test_retrieval_metrics_match_ranx_on_the_real_run(retrieval):
             assert metrics[method][name] == pytest.approx(theirs[RANX_NAMES[name]], abs=1e-4), (method, name)
 
 
-def test_judge_does_not_regress(coach):
-    result = evaluate_judge(coach.judge, load_claims())
-    assert result["n"] == 265
-    assert result["balanced_accuracy"] >= JUDGE_BALANCED_ACCURACY, result
-    # Neither class may collapse: a judge that says "supported" to everything scores 0.5.
-    assert result["recall_unsupported"] >= 0.4 and result["recall_supported"] >= 0.6, result
+def test_both_judges_on_the_labelled_claims_do_not_regress(coach):
+    from interview_coach.judge import EvidenceJudge
+    from interview_coach.judge_model import CrossEncoderJudge
+
+    assert isinstance(coach.judge, CrossEncoderJudge), "the trained judge is the default"
+    claims = load_claims()
+    trained = evaluate_judge(coach.judge, claims)
+    assert trained["n"] == 265
+    assert trained["balanced_accuracy"] >= TRAINED_JUDGE_BALANCED_ACCURACY, trained
+    # Neither class may collapse: a judge that says "unsupported" to everything scores 0.5.
+    assert trained["recall_unsupported"] >= 0.8 and trained["recall_supported"] >= 0.33, trained
+    heuristic = evaluate_judge(EvidenceJudge(coach.embeddings), claims)
+    assert heuristic["balanced_accuracy"] >= HEURISTIC_JUDGE_BALANCED_ACCURACY, heuristic
+    assert heuristic["recall_unsupported"] >= 0.4 and heuristic["recall_supported"] >= 0.6, heuristic
 
 
 def test_trained_judge_on_its_held_out_split_does_not_regress(coach):

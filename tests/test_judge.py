@@ -69,6 +69,21 @@ def test_registry_and_configuration_errors(tmp_path):
         NLIJudge(tmp_path / "missing")
 
 
+def test_the_trained_model_is_the_default_and_the_grader_keeps_the_heuristic(settings, embeddings):
+    from interview_coach.coach import Coach
+    from interview_coach.judge_model import BUNDLED_JUDGE, CrossEncoderJudge
+
+    default = load_judge(Settings.load({}), embeddings=embeddings)
+    assert isinstance(default, CrossEncoderJudge) and default.model.folder == BUNDLED_JUDGE
+    assert isinstance(load_judge(Settings.load({"COACH_JUDGE": "heuristic"}), embeddings=embeddings), EvidenceJudge)
+    coach = Coach(settings, embeddings=embeddings)
+    assert isinstance(coach.judge, CrossEncoderJudge)
+    # The grade's calibration was fitted on the heuristic's objections: COACH_JUDGE must not change grades.
+    assert isinstance(coach.sentence_judge, EvidenceJudge) and coach.grader.judge is coach.sentence_judge
+    heuristic = Coach(settings.replace(judge="heuristic"), embeddings=embeddings)
+    assert isinstance(heuristic.judge, EvidenceJudge) and heuristic.judge is not heuristic.sentence_judge
+
+
 def test_nli_judge_loads_a_local_cross_encoder_folder(tmp_path):
     """A tiny random BERT classifier saved locally: this tests loading and the verdict path, not accuracy."""
     import torch

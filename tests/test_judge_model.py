@@ -128,7 +128,7 @@ def test_bf16_reads_like_fp32():
     assert isinstance(native_bf16(), bool) and JudgeModel().bf16 == native_bf16()
 
 
-# Known weaknesses of the shipped model (why it is opt-in, COACH_JUDGE=model, and not the default). The first
+# Known weaknesses of the shipped model (the default judge since v11; README: why anyway). The first
 # model called close paraphrases contradictions; the twins in its training data (training/judge/README.md)
 # fixed most of those but it reads a swapped role (encoder/decoder, query/key) in the passage's own words as
 # support. v9 (with the classical notes' pairs) now passes "a 10 ms hop yields 100 frames each second" and

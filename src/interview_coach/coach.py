@@ -94,8 +94,17 @@ class Coach:
     def grader(self):
         from .grading import Grader
 
-        return self._provided("grader") or Grader(self.corpus, self.embeddings, self.judge, self.retriever,
+        return self._provided("grader") or Grader(self.corpus, self.embeddings, self.sentence_judge, self.retriever,
                                                   support_model=self.judgement_model)
+
+    @cached_property
+    def sentence_judge(self):
+        """The judge the grader reads an answer's sentences with: the heuristic, whatever COACH_JUDGE says,
+        because the grade's calibration was fitted on its objections (the trained judge reads key points
+        through `judgement_model`)."""
+        from .judge import EvidenceJudge
+
+        return EvidenceJudge(self.embeddings)
 
     @cached_property
     def coaching(self):

@@ -1,8 +1,8 @@
 """Faithfulness judges behind one interface: does this context support this claim?
 
-This module holds the interface, the registry, the reason codes and the default heuristic judge
-(embedding similarity plus lexical checks; also named "heuristic"). Our trained cross-encoder is the
-"model" judge (judge_model.py); NLI and LLM judges plug in through the same registry.
+This module holds the interface, the registry, the reason codes and the "heuristic" judge (embedding
+similarity plus lexical checks). Our trained cross-encoder is the "model" judge and the default
+(judge_model.py); NLI and LLM judges plug in through the same registry.
 Sentence splitting and citations live in verification.py.
 """
 
@@ -105,7 +105,7 @@ def load_judge(settings: Settings, embeddings=None, chat_model: Callable[[], obj
 
 
 # ---------------------------------------------------------------------------------------------------
-# The default judge
+# The heuristic judge (the default until the trained model replaced it; still the grader's sentence check)
 
 # Words whose swap changes who does what. A claim that uses one side where the context uses the other
 # is the classic "fluent but wrong" error that embeddings score as near-identical.
@@ -341,7 +341,6 @@ def _distinctive(word: str) -> bool:
     return any(ch.isdigit() for ch in word) or "_" in word or len(word) >= 9
 
 
-@register_judge("default")
 @register_judge("heuristic")
 def _heuristic(settings: Settings, embeddings, chat_model) -> Judge:
     if embeddings is None:
@@ -412,7 +411,7 @@ def _nli(settings: Settings, embeddings, chat_model) -> Judge:
 
 
 class LLMJudge(Judge):
-    """Asks the chat model yes/no per claim against the best passages found by the default judge."""
+    """Asks the chat model yes/no per claim against the best passages found by the heuristic judge."""
 
     def __init__(self, chat_model: Callable[[], object], embeddings):
         self._chat_model = chat_model

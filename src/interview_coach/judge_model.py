@@ -256,6 +256,7 @@ class CrossEncoderJudge(Judge):
                        code=Reason.NOT_IN_SOURCES, contradiction=contradiction)
 
 
+@register_judge("default")
 @register_judge("model")
 def _model(settings: Settings, embeddings, chat_model) -> Judge:
     folder = Path(settings.judge_model).expanduser() if settings.judge_model else BUNDLED_JUDGE

@@ -84,9 +84,9 @@ class Settings:
     # openai backend: base URL of any OpenAI-compatible server (Ollama, vLLM, llama.cpp server).
     llm_url: str = ""
     llm_api_key: str = ""
-    # Faithfulness judge: "default" (= "heuristic": embedding + lexical checks), "model" (our trained
-    # cross-encoder; judge_model may name another trained folder), "nli" (a local NLI cross-encoder
-    # folder in judge_model) or "llm" (asks the chat model).
+    # Faithfulness judge: "default" (= "model": our trained cross-encoder; judge_model may name another
+    # trained folder), "heuristic" (embedding + lexical checks), "nli" (a local NLI cross-encoder folder
+    # in judge_model) or "llm" (asks the chat model).
     judge: str = "default"
     judge_model: str = ""
     # Speech to text: a CTranslate2 Whisper model folder (e.g. small.en converted with

@@ -115,7 +115,9 @@ def evaluate_judge_suite(coach, claims: Sequence[LabelledClaim], progress: Calla
     test = held_out_claims()
     result["test_split"] = evaluate_judge(coach.judge, test, progress)
     result["latency"] = answer_latency(coach.judge, coach.corpus, coach.settings)
-    other = "heuristic" if coach.settings.judge == "model" else "model"
+    from ..judge_model import CrossEncoderJudge
+
+    other = "heuristic" if isinstance(coach.judge, CrossEncoderJudge) else "model"
     try:
         judge = judges.load_judge(coach.settings.replace(judge=other, judge_model=""), embeddings=coach.embeddings)
         result["compared"] = {"judge": other, "claims": evaluate_judge(judge, claims, progress),
