@@ -610,6 +610,14 @@ def started_session(pw, tmp_path, url):
     return browser, page
 
 
+def reach_the_sqrt_dk_question(page) -> None:
+    """When the LayerNorm question comes first, answer it and its follow-up so that sqrt(d_k) is asked."""
+    if "sqrt(d_k)" not in current_question(page):
+        submit(page, answer_for(current_question(page)))
+        submit(page, "RMSNorm rescales by the root mean square of the features without subtracting the mean.")
+    assert "sqrt(d_k)" in current_question(page)
+
+
 WRONG_SQRT_DK = ("We divide by sqrt(d_k) to make the attention logits larger, so the softmax gets sharper and "
                  "focuses on one token.")
 
@@ -623,10 +631,7 @@ def test_a_wrong_answer_gets_its_correction_in_chromium(coach_env, tmp_path):
     with serve_ui(coach_env, tmp_path) as (url, server), sync_playwright() as pw:
         browser, page = started_session(pw, tmp_path, url)
         try:
-            if "sqrt(d_k)" not in current_question(page):
-                submit(page, answer_for(current_question(page)))  # the LayerNorm question came first
-                submit(page, "RMSNorm rescales by the root mean square of the features without subtracting the mean.")
-            assert "sqrt(d_k)" in current_question(page)
+            reach_the_sqrt_dk_question(page)
             submit(page, WRONG_SQRT_DK)
             card = page.locator("#chat .score-card").last
             expect(card).to_contain_text("Common mistake")
@@ -654,10 +659,7 @@ def test_a_streamed_model_critique_in_chromium(coach_env, tmp_path):
     with serve_ui(coach_env, tmp_path) as (url, server), sync_playwright() as pw:
         browser, page = started_session(pw, tmp_path, url)
         try:
-            if "sqrt(d_k)" not in current_question(page):
-                submit(page, answer_for(current_question(page)))  # the LayerNorm question came first
-                submit(page, "RMSNorm rescales by the root mean square of the features without subtracting the mean.")
-            assert "sqrt(d_k)" in current_question(page)
+            reach_the_sqrt_dk_question(page)
             chat = page.locator("#chat")
             record_drafts(page, "#chat")
             before = chat.locator(".critique").count()
