@@ -34,7 +34,7 @@ run: $(STAMP)
 # Two workers, each a test file at a time on its own share of the cores (tests/conftest.py): many tests
 # wait on a server, a browser or a subprocess, so two files at once take two thirds of the time.
 test: $(STAMP) /usr/bin/chromium /usr/bin/espeak-ng
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # The browser tests drive Debian's chromium through Playwright; no browser is ever downloaded.
 /usr/bin/chromium:
