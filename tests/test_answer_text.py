@@ -27,6 +27,11 @@ def test_latex_fractions_tables_and_code_fences_read_as_text():
     assert not any("|" in s or "```" in s or "\\" in s for s in sentences)
 
 
+def test_pipes_outside_a_table_are_maths_and_stay():
+    sentences = answer_sentences("KL(P || Q) is not KL(Q || P) in general.\n| norm | ||w||_2 |\nIts size is |x|.")
+    assert sentences == ["KL(P || Q) is not KL(Q || P) in general.", "norm , ||w||_2.", "Its size is |x|."]
+
+
 def test_a_sentence_said_many_times_counts_once():
     once = "Bagging averages independent trees. Boosting adds trees one after another."
     assert answer_sentences(" ".join([once] * 300)) == answer_sentences(once)

@@ -67,6 +67,22 @@ def test_a_stated_misconception_gets_its_correction_and_caps_the_score(bundled_c
     assert "misconception" in wrong.why
 
 
+def test_denying_a_misconception_is_not_stating_it(bundled_coach):
+    """Both misconception rules read "it isn't symmetric" as "KL is symmetric" (same words, same role);
+    a sentence that denies the wrong claim must not be capped for making it."""
+    right = bundled_coach.grade("thy-kl-divergence-definition",
+                                "KL(P || Q) is the expectation under P of log P(x)/Q(x): the extra bits paid for "
+                                "coding samples of P with a code built for Q. It is never negative and is zero "
+                                "only when P equals Q. It isn't symmetric: swapping P and Q usually changes the "
+                                "value, so it's not a true distance metric.")
+    wrong = bundled_coach.grade("thy-kl-divergence-definition",
+                                "KL divergence is symmetric, so KL(P || Q) equals KL(Q || P), and it works as a "
+                                "proper distance metric between two distributions. It is never negative.")
+    assert not right.wrong and right.score > 25, (right.wrong, right.score)
+    assert wrong.wrong and wrong.wrong[0].kind == "misconception" and wrong.score <= 25 < right.score
+    assert "KL(P || Q)" in wrong.wrong[0].sentence   # quoted as written, maths intact
+
+
 def test_repetition_and_markdown_do_not_change_the_grade(bundled_coach):
     plain = ("EER is the operating point where the false acceptance rate equals the false rejection rate. "
              "You sweep the threshold over the scores and find where the two error curves cross. "

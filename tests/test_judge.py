@@ -108,3 +108,21 @@ def test_nli_judge_loads_a_local_cross_encoder_folder(tmp_path):
     assert len(verdicts) == 2
     assert all(0.0 <= v.score <= 1.0 and v.evidence for v in verdicts)
     assert verdicts == judge.check(["the hop is 10 ms", "frames"], [FRAMES, "the claim is supported"])
+
+
+@pytest.mark.parametrize("sentence, claim, denied", [
+    ("It isn't symmetric: swapping P and Q changes the value, so it's not a true distance.",
+     "KL divergence is symmetric, so it is a true distance metric.", True),
+    ("Dropout is not active at inference; the weights are scaled instead.",
+     "Dropout stays active at inference time.", True),
+    # The "not" denies something else: the sentence still makes the claim.
+    ("KL divergence is symmetric, so the order of P and Q doesn't matter.",
+     "KL divergence is symmetric, so it is a true distance metric.", False),
+    ("Random forests are not bagging, they are boosting.", "A random forest is boosting.", False),
+    # A claim that itself denies something is left to the other rules.
+    ("L1 does not zero any weights.", "L1 never sets weights exactly to zero.", False),
+])
+def test_denies_reads_a_not_before_a_word_the_claim_asserts(sentence, claim, denied):
+    from interview_coach.judge import denies
+
+    assert denies(sentence, claim) is denied

@@ -69,8 +69,8 @@ def main(argv=None) -> int:
     from interview_coach.coach import Coach
     from interview_coach.eval.data import load_graded
     from interview_coach.eval.grading import question_bootstrap, score_grades, targets_met
-    from interview_coach.grading import Calibration, Grader
-    from interview_coach.judge_model import GRADING_JUDGE, JudgeModel
+    from interview_coach.grading import Calibration
+    from interview_coach.judge_model import GRADING_JUDGE
     from interview_coach.resources import grading_calibration_file
     from interview_coach.settings import Settings
 
@@ -81,9 +81,13 @@ def main(argv=None) -> int:
     print(f"{len(rows)} graded answers: dev {len(dev)} ({len({r.question_id for r in dev})} questions), "
           f"test {len(test)} ({len({r.question_id for r in test})} questions)", file=sys.stderr)
 
-    grader = Grader(coach.corpus, coach.embeddings, coach.judge, coach.retriever,
-                    calibration=Calibration((0.0, 1.0), (0.0, 100.0)), support_model=JudgeModel(GRADING_JUDGE),
-                    model_coverage=args.model_coverage)
+    # The product's own grader, so the fit reads answers with the judges it grades with (the heuristic for
+    # sentences, models/grading_judge for misconceptions), whatever COACH_JUDGE says.
+    grader = coach.grader
+    if grader.support_model is None:
+        raise SystemExit(f"the grading judge is missing from {GRADING_JUDGE}; reinstall the package")
+    grader.calibration = Calibration((0.0, 1.0), (0.0, 100.0))
+    grader.model_coverage = args.model_coverage
     started = time.time()
     measures = {id(r): grader.assess(r.question_id, r.answer)[3] for r in tqdm(rows, desc="measuring")}
     seconds = time.time() - started

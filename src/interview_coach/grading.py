@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .chunking import Citation
 from .embeddings import embed_array
-from .judge import ROLE_PAIRS, Reason, check_roles
+from .judge import ROLE_PAIRS, Reason, check_roles, denies
 from .resources import grading_calibration_file
 from .rubric import Against, Rubric, RubricBuilder
 from .text import answer_sentences, content_words, split_sentences, stem, words
@@ -334,6 +334,9 @@ class Grader:
             else:
                 outright = outright or (float(claim_sims[i, j]) >= self.MISCONCEPTION_COSINE
                                         and cosine >= self.MISCONCEPTION_COSINE_MARGIN)
+            # Both rules read "it isn't symmetric" as saying "KL is symmetric" (the words and the role match):
+            # a sentence that denies the claim does not make it.
+            outright = outright and not denies(sentences[i], m.claim)
             if outright and sentences[i] not in {c.sentence for c in out}:
                 out.append(CheckClaim(sentences[i], f"Common mistake: {m.claim}", m.correction, None,
                                       kind="misconception"))

@@ -274,6 +274,30 @@ def check_negation(claim: str, evidence: str, context: str) -> str:
     return ""
 
 
+NEGATION_SCOPE = 2   # content words after a "not" that it denies
+NEGATION_FILLER = frozenset("a an the be is are really necessarily always quite at all very truly just".split())
+
+
+def denies(sentence: str, claim: str) -> bool:
+    """The sentence puts a "not" right before a word the claim asserts ("it isn't symmetric" against "KL is
+    symmetric"): it denies the claim rather than stating it, however many words the two share. A claim
+    that itself denies something is never matched this way."""
+    def negator(w: str) -> bool:
+        return w in NEGATIONS or w.endswith("n't")
+
+    claim_words = words(claim)
+    if any(negator(w) for w in claim_words):
+        return False
+    asserted = {stem(w) for w in content_words(claim)}
+    tokens = words(sentence)
+    for i, w in enumerate(tokens):
+        if negator(w):
+            scope = [t for t in tokens[i + 1:i + 1 + NEGATION_SCOPE + 2] if t not in NEGATION_FILLER][:NEGATION_SCOPE]
+            if any(stem(t) in asserted for t in scope):
+                return True
+    return False
+
+
 def check_absent_terms(claim: str, evidence: str, context: str) -> str:
     """Distinctive words (acronyms, identifiers, long technical words) the context never uses."""
     context_stems = {stem(w) for w in words(context)}

@@ -161,6 +161,7 @@ _LATEX_COMMANDS = [
 _LATEX_NAME = re.compile(r"\\([A-Za-z]+)")  # what is left: \eta -> eta, \log -> log
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
+_TABLE_PIPE = re.compile(r"(?<!\|)\|(?!\|)")  # a cell border, not half of "||"
 
 
 def answer_sentences(text: str) -> list[str]:
@@ -178,7 +179,10 @@ def answer_sentences(text: str) -> list[str]:
             if line == before:
                 break
         line = _LATEX_NAME.sub(r"\1", line)
-        line = plain(line.replace("|", " , ").strip(" ,"))
+        if line.lstrip().startswith("|"):
+            # A table row: its cells read as one sentence. Elsewhere a pipe is maths: KL(P || Q), |x|.
+            line = _TABLE_PIPE.sub(" , ", line)
+        line = plain(line.strip(" ,"))
         line = line.strip(" ,")
         if line:
             # A list item or heading ends where its line ends, whether or not it has a full stop.
