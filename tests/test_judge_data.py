@@ -58,6 +58,22 @@ def plain_lines(text: str) -> str:
     return " ".join(plain(line) for line in text.splitlines())
 
 
+def copies_five_words(row) -> bool:
+    """The statement repeats five words running from its premise."""
+    premise, statement = (re.findall(r"[a-z0-9]+", plain(row[f]).lower()) for f in ("premise", "statement"))
+    runs = {tuple(premise[i:i + 5]) for i in range(len(premise) - 4)}
+    return any(tuple(statement[i:i + 5]) in runs for i in range(len(statement) - 4))
+
+
+def assert_answers_its_contradiction(twin, rows) -> dict:
+    """A twin is `supports`, on its contradiction's premise, and says something else; returns the contradiction."""
+    original = rows.get(twin["twin_of"])
+    assert original is not None and original["label"] == "contradicts", twin["id"]
+    assert twin["label"] == "supports" and twin["premise"] == original["premise"], twin["id"]
+    assert twin["statement"] != original["statement"], twin["id"]
+    return original
+
+
 def test_every_note_has_pairs_of_all_three_labels(rows, notes):
     labels = defaultdict(Counter)
     for row in rows.values():
@@ -88,9 +104,7 @@ def test_every_note_has_claims_half_of_them_supported(rows, distant, claims, not
     per_note = defaultdict(Counter)
     for row in claims.values():
         assert CLAIM_KINDS.get(row["kind"]) == row["label"], row["id"]
-        premise, statement = (re.findall(r"[a-z0-9]+", plain(row[f]).lower()) for f in ("premise", "statement"))
-        runs = {tuple(premise[i:i + 5]) for i in range(len(premise) - 4)}
-        assert not any(tuple(statement[i:i + 5]) in runs for i in range(len(statement) - 4)), row["id"]
+        assert not copies_five_words(row), row["id"]
         per_note[row["note"]][row["label"]] += 1
     assert set(per_note) == set(notes), f"notes without claims: {sorted(set(notes) - set(per_note))[:5]}"
     odd = {note: dict(c) for note, c in per_note.items() if c != Counter(supports=4, contradicts=3, neither=1)}
@@ -123,14 +137,10 @@ def test_every_training_note_has_reversals_each_with_a_twin_in_its_voice(rows, d
     per_note = defaultdict(Counter)
     for row in reversals.values():
         assert split[row["note"]] == "train", row["id"]
-        premise, statement = (re.findall(r"[a-z0-9]+", plain(row[f]).lower()) for f in ("premise", "statement"))
-        runs = {tuple(premise[i:i + 5]) for i in range(len(premise) - 4)}
-        assert not any(tuple(statement[i:i + 5]) in runs for i in range(len(statement) - 4)), row["id"]
+        assert not copies_five_words(row), row["id"]
         if row["label"] == "supports":
-            original = reversals.get(row["twin_of"])
-            assert row["kind"] == "voice-twin" and original and original["label"] == "contradicts", row["id"]
-            assert (row["premise"], row["voice"]) == (original["premise"], original["voice"]), row["id"]
-            assert row["statement"] != original["statement"], row["id"]
+            original = assert_answers_its_contradiction(row, reversals)
+            assert row["kind"] == "voice-twin" and row["voice"] == original["voice"], row["id"]
         else:
             assert row["label"] == "contradicts" and row["kind"] in REVERSAL_KINDS, row["id"]
         per_note[row["note"]][row["label"]] += 1
@@ -144,10 +154,7 @@ def test_every_twin_states_right_what_its_contradiction_states_wrong(rows):
     twins = [row for row in rows.values() if "twin_of" in row]
     assert twins
     for twin in twins:
-        original = rows.get(twin["twin_of"])
-        assert original is not None and original["label"] == "contradicts", twin["id"]
-        assert twin["label"] == "supports" and twin["premise"] == original["premise"], twin["id"]
-        assert twin["statement"] != original["statement"], twin["id"]
+        assert_answers_its_contradiction(twin, rows)
 
 
 def test_the_split_keeps_whole_notes_apart_and_covers_every_track():

@@ -389,9 +389,9 @@ def length_grouped(lengths: list[int], megabatch: int):
 
 
 def second_stage_pairs(written: list[JudgePair], first_stage: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
-    """The training notes' distant pairs and claims, plus REPLAY times as many first-stage pairs drawn at
-    random (seeded), shuffled: the second stage teaches contradictions in other words and another voice
-    without unlearning the first."""
+    """The training notes' distant pairs and claims (and reversals, with --reversals), plus REPLAY times as
+    many first-stage pairs drawn at random (seeded), shuffled: the second stage teaches contradictions in
+    other words and another voice without unlearning the first."""
     label = {name: i for i, name in enumerate(LABELS)}
     rng = random.Random(SEED)
     new = [(plain(p.premise), plain(p.statement), label[p.label]) for p in written]

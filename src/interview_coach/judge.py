@@ -140,6 +140,10 @@ NEGATION_OVERLAP = 0.7
 BINDING_MARGIN = 2
 BEYOND_QUESTION_MISSING = 0.5
 NEGATIONS = frozenset("not no never cannot without neither nor none nothing fails unable".split())
+
+
+def is_negation(word: str) -> bool:
+    return word in NEGATIONS or word.endswith("n't")
 @dataclass
 class _Scored:
     similarity: float
@@ -262,8 +266,8 @@ def check_role_binding(claim: str, evidence: str, context: str) -> str:
 def check_negation(claim: str, evidence: str, context: str) -> str:
     """The claim and its evidence disagree on whether something is denied."""
     claim_words, evidence_words = words(claim), words(evidence)
-    claim_neg = sum(w in NEGATIONS or w.endswith("n't") for w in claim_words)
-    evidence_neg = sum(w in NEGATIONS or w.endswith("n't") for w in evidence_words)
+    claim_neg = sum(map(is_negation, claim_words))
+    evidence_neg = sum(map(is_negation, evidence_words))
     if (claim_neg > 0) != (evidence_neg > 0):
         # Paraphrases often swap "ignores" for "does not use"; only a claim that otherwise repeats the
         # evidence's words is a flipped statement.
@@ -282,16 +286,12 @@ def denies(sentence: str, claim: str) -> bool:
     """The sentence puts a "not" right before a word the claim asserts ("it isn't symmetric" against "KL is
     symmetric"): it denies the claim rather than stating it, however many words the two share. A claim
     that itself denies something is never matched this way."""
-    def negator(w: str) -> bool:
-        return w in NEGATIONS or w.endswith("n't")
-
-    claim_words = words(claim)
-    if any(negator(w) for w in claim_words):
+    if any(map(is_negation, words(claim))):
         return False
     asserted = {stem(w) for w in content_words(claim)}
     tokens = words(sentence)
     for i, w in enumerate(tokens):
-        if negator(w):
+        if is_negation(w):
             scope = [t for t in tokens[i + 1:i + 1 + NEGATION_SCOPE + 2] if t not in NEGATION_FILLER][:NEGATION_SCOPE]
             if any(stem(t) in asserted for t in scope):
                 return True
