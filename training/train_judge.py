@@ -52,7 +52,8 @@ REPLAY = 3.0           # second stage: first-stage pairs per distant pair or cla
 STAGE2_LR = 5e-5
 # --megabatch N: cut batches from N batches' worth of shuffled pairs sorted by length. A batch pads to its
 # longest pair, and random batches of these pairs are half padding: N = 8 pads 0.57x as many tokens and
-# trains 2.2x faster, but v15 trained that way lost quality (README), so the shipped recipe keeps N = 1.
+# trains 2.2x faster, but v15-v17 trained that way (N = 8 or 4) each kept dev yet failed hard negatives in
+# tests/test_judge_model.py that v11 passes (README), so the shipped recipe keeps N = 1.
 MEGABATCH = 1
 
 
@@ -73,7 +74,8 @@ def main(argv=None) -> int:
     parser.add_argument("--limit-notes", type=int, default=0, help="train on this many notes only (smoke tests)")
     parser.add_argument("--megabatch", type=int, default=MEGABATCH,
                         help="batch pairs of similar length, sorted within runs of this many batches (8: about "
-                             "2.2x faster on CPU, but dev-worse; 1, the shipped recipe: plain random batches)")
+                             "2.2x faster on CPU, but the models it trained lost hard negatives; 1, the shipped "
+                             "recipe: plain random batches)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--stage2", action="store_true",
                       help="after the first stage, one epoch on the distant pairs and claims (the shipped recipe)")

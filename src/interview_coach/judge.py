@@ -144,6 +144,8 @@ NEGATIONS = frozenset("not no never cannot without neither nor none nothing fail
 
 def is_negation(word: str) -> bool:
     return word in NEGATIONS or word.endswith("n't")
+
+
 @dataclass
 class _Scored:
     similarity: float
