@@ -1,8 +1,9 @@
-"""The judgement model's hand-written training data (training/judge/data/hand/, distant/, claims/ and
-reversals/): every note has pairs, every premise is its note's own text, every pair was second-read, every
+"""The judgement models' hand-written training data (training/judge/data/hand/, distant/, claims/,
+reversals/ and misconceptions/): every note has pairs, every premise is its note's own text, every pair was second-read, every
 twin answers a contradiction, every distant premise has a wrong and a right statement, every note has
 reworded claims, every training note has reversals (and no dev or test note has any), and the split keeps
-whole notes apart. No model is loaded."""
+whole notes apart; every bank misconception outside the graded questions has sentences in other words,
+split by question. No model is loaded."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from collections import Counter, defaultdict
 import pytest
 
 from interview_coach.corpus import load_corpus
-from interview_coach.eval.data import read_jsonl
-from interview_coach.judge_data import (CLAIMS_DIR, DISTANT_DIR, HAND_DIR, LABELS, REVERSALS_DIR, load_all_pairs, load_pairs,
-                                        note_splits, split_pairs)
+from interview_coach.eval.data import load_graded, read_jsonl
+from interview_coach.judge_data import (CLAIMS_DIR, DISTANT_DIR, HAND_DIR, LABELS, MISCONCEPTIONS_DIR, REVERSALS_DIR,
+                                        load_all_pairs, load_misconception_sentences, load_pairs, note_splits,
+                                        split_pairs)
 from interview_coach.settings import Settings
 from interview_coach.text import plain
 
@@ -166,3 +168,43 @@ def test_the_split_keeps_whole_notes_apart_and_covers_every_track():
     assert not (notes["train"] & notes["dev"]) and not (notes["train"] & notes["test"]) and not (notes["dev"] & notes["test"])
     tracks = {name: {p.track for p in pairs} for name, pairs in splits.items()}
     assert tracks["dev"] == tracks["test"] == tracks["train"]
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", plain(text).lower())
+
+
+def repeats_five_words(sentence: str, source: str) -> bool:
+    source_words, sentence_words = words_of(source), words_of(sentence)
+    runs = {tuple(source_words[i:i + 5]) for i in range(len(source_words) - 4)}
+    return any(tuple(sentence_words[i:i + 5]) in runs for i in range(len(sentence_words) - 4))
+
+
+def test_every_misconception_outside_the_graded_questions_has_sentences_written_in_other_words():
+    corpus = load_corpus(Settings().corpus_dir)
+    graded = {answer.question_id for answer in load_graded()}
+    bank = {f"{q.id}-m{i}": (q.id, m) for q in corpus.questions if q.id not in graded
+            for i, m in enumerate(q.misconceptions, start=1)}
+    lines = read_rows(MISCONCEPTIONS_DIR)
+    assert set(lines) == set(bank), (sorted(set(bank) - set(lines))[:5], sorted(set(lines) - set(bank))[:5])
+    for item in load_misconception_sentences():
+        question_id, listed = bank[item.id]
+        assert item.question_id == question_id and item.claim == listed.claim.strip(), item.id
+        assert item.correction == listed.correction.strip(), item.id
+        assert len(item.says) == 2 and item.says[0] != item.says[1], item.id
+        for sentence in item.says + (item.corrects,):
+            assert not repeats_five_words(sentence, item.claim), (item.id, sentence)
+            assert not repeats_five_words(sentence, item.correction), (item.id, sentence)
+        assert lines[item.id]["reviewed"] is True, item.id
+
+
+def test_the_misconception_split_keeps_whole_questions_apart():
+    items = load_misconception_sentences()
+    by_split = defaultdict(set)
+    for item in items:
+        by_split[item.split].add(item.question_id)
+    assert set(by_split) == {"train", "dev", "test"}
+    assert not (by_split["train"] & by_split["dev"]) and not (by_split["train"] & by_split["test"])
+    assert not (by_split["dev"] & by_split["test"])
+    share = {name: len(questions) / sum(map(len, by_split.values())) for name, questions in by_split.items()}
+    assert 0.08 < share["test"] < 0.25 and 0.08 < share["dev"] < 0.25, share

@@ -76,6 +76,9 @@ def main(argv=None) -> int:
                         help="batch pairs of similar length, sorted within runs of this many batches (8: about "
                              "2.2x faster on CPU, but the models it trained lost hard negatives; 1, the shipped "
                              "recipe: plain random batches)")
+    parser.add_argument("--dev-only", action="store_true",
+                        help="for experiments: score dev only, so a recipe is chosen before anyone sees its test "
+                             "figures (no model card is written; --evaluate-only adds them once it is chosen)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--stage2", action="store_true",
                       help="after the first stage, one epoch on the distant pairs and claims (the shipped recipe)")
@@ -157,9 +160,10 @@ def main(argv=None) -> int:
     (args.out / CONFIG_FILE).write_text(json.dumps(config_dict(support_t, contradict_t), indent=2) + "\n",
                                         encoding="utf-8")
     judge = CrossEncoderJudge(JudgeModel(args.out))
-    report = {"dev": evaluate(judge, dev), "test": evaluate(judge, test),
-              "test_hand": evaluate(judge, splits["test"]), "test_distant": evaluate(judge, distant["test"]),
-              "test_claims": evaluate(judge, claims["test"])}
+    report = {"dev": evaluate(judge, dev)}
+    if not args.dev_only:
+        report |= {"test": evaluate(judge, test), "test_hand": evaluate(judge, splits["test"]),
+                   "test_distant": evaluate(judge, distant["test"]), "test_claims": evaluate(judge, claims["test"])}
     report["data"] = {"hand_pairs": len(pairs), "training_pairs": len(train), "sentence_twins": twins,
                       "distant_pairs": sum(len(v) for v in distant.values()),
                       "claims": sum(len(v) for v in claims.values()), "reversals": len(reversals["train"]),
@@ -175,8 +179,9 @@ def main(argv=None) -> int:
                           "stage2": {"epochs": 1, "lr": STAGE2_LR, "replay": REPLAY} if stage2 else None,
                           "support_threshold": support_t, "contradict_threshold": contradict_t}
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    write_model_card(args.out, report)
-    for split in ("dev", "test", "test_hand", "test_distant", "test_claims"):
+    if not args.dev_only:
+        write_model_card(args.out, report)
+    for split in [s for s in ("dev", "test", "test_hand", "test_distant", "test_claims") if s in report]:
         m = report[split]
         lo, hi = m["ci"]["balanced_accuracy"]
         print(f"{split}: balanced accuracy {m['balanced_accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}), "
@@ -330,7 +335,8 @@ def train_model(train, args, dev=()):
     return fit(model, train, args.epochs, args.lr, args.batch_size, dev, megabatch=args.megabatch)
 
 
-def fit(model, train, epochs: float, lr: float, batch_size: int, dev=(), megabatch: int = MEGABATCH):
+def fit(model, train, epochs: float, lr: float, batch_size: int, dev=(), megabatch: int = MEGABATCH,
+        frozen_layers: int = FROZEN_LAYERS):
     """Train the unfrozen layers on (premise, statement, label) triples; with dev, keep the best epoch."""
     import tempfile
 
@@ -341,7 +347,7 @@ def fit(model, train, epochs: float, lr: float, batch_size: int, dev=(), megabat
 
     model.model.train()
     for name, param in model.model.named_parameters():
-        param.requires_grad = not is_frozen(name)
+        param.requires_grad = not is_frozen(name, frozen_layers)
     trainable = sum(p.numel() for p in model.model.parameters() if p.requires_grad)
     print(f"training {trainable / 1e6:.1f}M of {sum(p.numel() for p in model.model.parameters()) / 1e6:.1f}M "
           f"parameters on {len(train)} pairs, {epochs} epoch(s) at learning rate {lr}", flush=True)
@@ -445,21 +451,21 @@ class BestOnDev:
         return Callback()
 
 
-def is_frozen(name: str) -> bool:
+def is_frozen(name: str, frozen_layers: int = FROZEN_LAYERS) -> bool:
     if ".embeddings." in name or name.startswith("embeddings."):
         return True
-    for layer in range(FROZEN_LAYERS):
+    for layer in range(frozen_layers):
         if f".encoder.layer.{layer}." in name:
             return True
     return False
 
 
-def save_trained(model, out: Path) -> None:
+def save_trained(model, out: Path, frozen_layers: int = FROZEN_LAYERS) -> None:
     """Only the tensors we trained, in fp16: the frozen ones load from the installed package."""
     from safetensors.torch import save_file
 
     state = {name: param.detach().to("cpu").half().contiguous()
-             for name, param in model.model.named_parameters() if not is_frozen(name)}
+             for name, param in model.model.named_parameters() if not is_frozen(name, frozen_layers)}
     save_file(state, str(out / WEIGHTS_FILE), metadata={"labels": ",".join(LABELS)})
 
 

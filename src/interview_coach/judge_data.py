@@ -28,6 +28,11 @@ CLAIMS_DIR = JUDGE_DATA_DIR / "claims"
 # another voice (a candidate, a slide, a forum reply), each with a correct twin in the same voice. Training
 # data for the second stage; dev and test stay the three folders above, so recipes remain comparable.
 REVERSALS_DIR = JUDGE_DATA_DIR / "reversals"
+# misconceptions/: for each listed misconception of a bank question the graded answers do not use, two
+# sentences a candidate might say that commit it and one that states its correction. They teach the grader's
+# judge (models/grading_judge) to read a listed misconception in an answer's own words
+# (training/train_grading_judge.py); split by question, not by note.
+MISCONCEPTIONS_DIR = JUDGE_DATA_DIR / "misconceptions"
 LABELS = ("supports", "contradicts", "neither")
 SPLITS = ("train", "dev", "test")
 DEV_SHARE = TEST_SHARE = 0.15
@@ -105,4 +110,49 @@ def split_pairs(pairs: list[JudgePair], notes=None) -> dict[str, list[JudgePair]
     out: dict[str, list[JudgePair]] = {s: [] for s in SPLITS}
     for pair in pairs:
         out[split[pair.note]].append(pair)
+    return out
+
+
+@dataclass(frozen=True)
+class MisconceptionSentences:
+    """One bank misconception (claim and correction, verbatim) with a candidate's sentences about it."""
+
+    id: str                      # <question id>-m<n>
+    question_id: str
+    claim: str
+    correction: str
+    says: tuple[str, ...]        # sentences that commit the misconception
+    corrects: str                # a sentence that states the correction
+
+    @property
+    def split(self) -> str:
+        return question_split(self.question_id)
+
+
+def question_split(question_id: str) -> str:
+    """train/dev/test for the misconception sentences: by a hash of the question id, 15% test, 15% dev."""
+    bucket = int(hashlib.sha256(question_id.encode()).hexdigest(), 16) % 100
+    return "test" if bucket < 100 * TEST_SHARE else "dev" if bucket < 100 * (TEST_SHARE + DEV_SHARE) else "train"
+
+
+def load_misconception_sentences(folder: Path = MISCONCEPTIONS_DIR) -> list[MisconceptionSentences]:
+    files = sorted(Path(folder).glob("*.jsonl"))
+    if not files:
+        raise UsageError(f"no misconception sentences in {folder}; expected *.jsonl files")
+    out, seen = [], set()
+    for path in files:
+        for number, row in read_jsonl(path):
+            where = f"{path}:{number}"
+            try:
+                says = tuple(str(s).strip() for s in row["says"])
+                item = MisconceptionSentences(str(row["id"]), str(row["question_id"]), str(row["claim"]).strip(),
+                                              str(row["correction"]).strip(), says, str(row["corrects"]).strip())
+            except (KeyError, TypeError) as problem:
+                raise UsageError(f"{where}: missing or malformed field ({problem})") from None
+            if not item.claim or not item.correction or not item.corrects or not says or not all(says):
+                raise UsageError(f"{where}: empty claim, correction or sentence")
+            if item.id in seen:
+                raise UsageError(f"{where}: duplicate id {item.id!r}")
+            seen.add(item.id)
+            out.append(item)
     return out
