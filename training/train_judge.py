@@ -187,6 +187,8 @@ def main(argv=None) -> int:
         print(f"{split}: balanced accuracy {m['balanced_accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}), "
               f"unsupported precision {m['precision_unsupported']:.3f} recall {m['recall_unsupported']:.3f}, "
               f"3-way accuracy {m['three_way_accuracy']:.3f}  (n={m['n']})")
+    # Per kind on dev, so that a recipe that trades one kind of hard case for another shows it before test.
+    print("dev by kind: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(report["dev"]["accuracy_by_kind"].items())))
     print(f"artefact: {args.out} ({sum(f.stat().st_size for f in args.out.iterdir()) / 1e6:.1f} MB), "
           f"{report['training']['minutes']} min")
     return 0
