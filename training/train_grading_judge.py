@@ -44,9 +44,9 @@ from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, WEIGHTS_FIL
                                          load_cross_encoder)
 from interview_coach.corpus import load_corpus  # noqa: E402
 from interview_coach.errors import UsageError  # noqa: E402
-from interview_coach.settings import Settings, usable_cpus  # noqa: E402
+from interview_coach.settings import Settings  # noqa: E402
 from interview_coach.text import plain  # noqa: E402
-from train_judge import MAX_LENGTH, SEED, fit, save_trained  # noqa: E402
+from train_judge import MAX_LENGTH, SEED, fit, save_trained, seed_everything  # noqa: E402
 
 LR = 5e-5
 REPLAY = 0.25          # first-stage hand pairs (training notes) per misconception pair
@@ -73,15 +73,9 @@ def main(argv=None) -> int:
             raise SystemExit(f"no trained judge weights in {folder}; run `make train-judge` first")
 
     started = time.time()
-    random.seed(SEED)
-    import numpy as np
     import torch
 
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    if not torch.cuda.is_available():
-        torch.set_num_threads(usable_cpus())
-
+    seed_everything()
     rows = load_misconception_sentences(args.data)
     by_split = {s: [r for r in rows if r.split == s] for s in ("train", "dev", "test")}
     corpus = load_corpus(Settings().corpus_dir)

@@ -89,15 +89,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     started = time.time()
-    random.seed(SEED)
-    import numpy as np
     import torch
 
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    if not torch.cuda.is_available():
-        torch.set_num_threads(usable_cpus())
-
+    seed_everything()
     pairs = load_pairs(args.data)
     splits = split_pairs(pairs)
     notes = {p.note for p in pairs}
@@ -315,6 +309,18 @@ AUXILIARY = __import__("re").compile(r"\b(is|are|can|does|do|was|were|will|shoul
 
 
 # -- training ----------------------------------------------------------------------------------------
+
+def seed_everything() -> None:
+    """Python, NumPy and torch seeded with SEED; on CPU, torch uses every core this process may."""
+    import numpy as np
+    import torch
+
+    random.seed(SEED)
+    torch.manual_seed(SEED)
+    np.random.seed(SEED)
+    if not torch.cuda.is_available():
+        torch.set_num_threads(usable_cpus())
+
 
 def train_in_bf16() -> bool:
     """bf16 autocast where the hardware does bf16 natively: half the step time on such a CPU, with the

@@ -57,27 +57,33 @@ class JudgePair:
                              f"{self.label}:{self.kind}" if self.kind else self.label)
 
 
-def load_pairs(folder: Path = HAND_DIR) -> list[JudgePair]:
+def jsonl_rows(folder: Path, what: str):
+    """(file:line, object) for every line of the folder's *.jsonl files, in file order; a folder without
+    any is a UsageError naming `what` it should hold."""
     files = sorted(Path(folder).glob("*.jsonl"))
     if not files:
-        raise UsageError(f"no judge training data in {folder}; expected *.jsonl files")
-    pairs, seen = [], set()
+        raise UsageError(f"no {what} in {folder}; expected *.jsonl files")
     for path in files:
         for number, row in read_jsonl(path):
-            where = f"{path}:{number}"
-            try:
-                pair = JudgePair(str(row["id"]), str(row["note"]), str(row["premise"]).strip(),
-                                 str(row["statement"]).strip(), str(row["label"]), str(row.get("kind", "")))
-            except KeyError as missing:
-                raise UsageError(f"{where}: missing field {missing}") from None
-            if pair.label not in LABELS:
-                raise UsageError(f"{where}: label must be one of {', '.join(LABELS)}, got {pair.label!r}")
-            if not pair.premise or not pair.statement:
-                raise UsageError(f"{where}: empty premise or statement")
-            if pair.id in seen:
-                raise UsageError(f"{where}: duplicate id {pair.id!r}")
-            seen.add(pair.id)
-            pairs.append(pair)
+            yield f"{path}:{number}", row
+
+
+def load_pairs(folder: Path = HAND_DIR) -> list[JudgePair]:
+    pairs, seen = [], set()
+    for where, row in jsonl_rows(folder, "judge training data"):
+        try:
+            pair = JudgePair(str(row["id"]), str(row["note"]), str(row["premise"]).strip(),
+                             str(row["statement"]).strip(), str(row["label"]), str(row.get("kind", "")))
+        except KeyError as missing:
+            raise UsageError(f"{where}: missing field {missing}") from None
+        if pair.label not in LABELS:
+            raise UsageError(f"{where}: label must be one of {', '.join(LABELS)}, got {pair.label!r}")
+        if not pair.premise or not pair.statement:
+            raise UsageError(f"{where}: empty premise or statement")
+        if pair.id in seen:
+            raise UsageError(f"{where}: duplicate id {pair.id!r}")
+        seen.add(pair.id)
+        pairs.append(pair)
     return pairs
 
 
@@ -136,23 +142,18 @@ def question_split(question_id: str) -> str:
 
 
 def load_misconception_sentences(folder: Path = MISCONCEPTIONS_DIR) -> list[MisconceptionSentences]:
-    files = sorted(Path(folder).glob("*.jsonl"))
-    if not files:
-        raise UsageError(f"no misconception sentences in {folder}; expected *.jsonl files")
     out, seen = [], set()
-    for path in files:
-        for number, row in read_jsonl(path):
-            where = f"{path}:{number}"
-            try:
-                says = tuple(str(s).strip() for s in row["says"])
-                item = MisconceptionSentences(str(row["id"]), str(row["question_id"]), str(row["claim"]).strip(),
-                                              str(row["correction"]).strip(), says, str(row["corrects"]).strip())
-            except (KeyError, TypeError) as problem:
-                raise UsageError(f"{where}: missing or malformed field ({problem})") from None
-            if not item.claim or not item.correction or not item.corrects or not says or not all(says):
-                raise UsageError(f"{where}: empty claim, correction or sentence")
-            if item.id in seen:
-                raise UsageError(f"{where}: duplicate id {item.id!r}")
-            seen.add(item.id)
-            out.append(item)
+    for where, row in jsonl_rows(folder, "misconception sentences"):
+        try:
+            says = tuple(str(s).strip() for s in row["says"])
+            item = MisconceptionSentences(str(row["id"]), str(row["question_id"]), str(row["claim"]).strip(),
+                                          str(row["correction"]).strip(), says, str(row["corrects"]).strip())
+        except (KeyError, TypeError) as problem:
+            raise UsageError(f"{where}: missing or malformed field ({problem})") from None
+        if not item.claim or not item.correction or not item.corrects or not says or not all(says):
+            raise UsageError(f"{where}: empty claim, correction or sentence")
+        if item.id in seen:
+            raise UsageError(f"{where}: duplicate id {item.id!r}")
+        seen.add(item.id)
+        out.append(item)
     return out
