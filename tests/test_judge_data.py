@@ -60,11 +60,16 @@ def plain_lines(text: str) -> str:
     return " ".join(plain(line) for line in text.splitlines())
 
 
+def repeats_five_words(sentence: str, source: str) -> bool:
+    """`sentence` repeats five words running from `source` (as plain text, case folded)."""
+    source_words, sentence_words = (re.findall(r"[a-z0-9]+", plain(text).lower()) for text in (source, sentence))
+    runs = {tuple(source_words[i:i + 5]) for i in range(len(source_words) - 4)}
+    return any(tuple(sentence_words[i:i + 5]) in runs for i in range(len(sentence_words) - 4))
+
+
 def copies_five_words(row) -> bool:
     """The statement repeats five words running from its premise."""
-    premise, statement = (re.findall(r"[a-z0-9]+", plain(row[f]).lower()) for f in ("premise", "statement"))
-    runs = {tuple(premise[i:i + 5]) for i in range(len(premise) - 4)}
-    return any(tuple(statement[i:i + 5]) in runs for i in range(len(statement) - 4))
+    return repeats_five_words(row["statement"], row["premise"])
 
 
 def assert_answers_its_contradiction(twin, rows) -> dict:
@@ -168,16 +173,6 @@ def test_the_split_keeps_whole_notes_apart_and_covers_every_track():
     assert not (notes["train"] & notes["dev"]) and not (notes["train"] & notes["test"]) and not (notes["dev"] & notes["test"])
     tracks = {name: {p.track for p in pairs} for name, pairs in splits.items()}
     assert tracks["dev"] == tracks["test"] == tracks["train"]
-
-
-def words_of(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", plain(text).lower())
-
-
-def repeats_five_words(sentence: str, source: str) -> bool:
-    source_words, sentence_words = words_of(source), words_of(sentence)
-    runs = {tuple(source_words[i:i + 5]) for i in range(len(source_words) - 4)}
-    return any(tuple(sentence_words[i:i + 5]) in runs for i in range(len(sentence_words) - 4))
 
 
 def test_every_misconception_outside_the_graded_questions_has_sentences_written_in_other_words():

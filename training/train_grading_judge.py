@@ -44,6 +44,7 @@ from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, WEIGHTS_FIL
                                          load_cross_encoder)
 from interview_coach.corpus import load_corpus  # noqa: E402
 from interview_coach.errors import UsageError  # noqa: E402
+from interview_coach.grading import Grader  # noqa: E402
 from interview_coach.settings import Settings  # noqa: E402
 from interview_coach.text import plain  # noqa: E402
 from train_judge import MAX_LENGTH, SEED, fit, save_trained, seed_everything  # noqa: E402
@@ -52,8 +53,8 @@ LR = 5e-5
 REPLAY = 0.25          # first-stage hand pairs (training notes) per misconception pair
 SIBLINGS = 2           # other misconceptions of the same question whose sentences are `neither` for a claim
 KEY_POINTS = 2         # the question's key points read as `neither` for each claim
-# The grader's rule (Grader.MISCONCEPTION_SUPPORT / MISCONCEPTION_MARGIN), without its cosine gate.
-FLAG_SUPPORT, FLAG_MARGIN = 0.5, 0.2
+# The grader's rule, without its cosine gate.
+FLAG_SUPPORT, FLAG_MARGIN = Grader.MISCONCEPTION_SUPPORT, Grader.MISCONCEPTION_MARGIN
 
 
 def main(argv=None) -> int:
@@ -90,7 +91,8 @@ def main(argv=None) -> int:
     print(f"misconceptions: {len(rows)} ({', '.join(f'{s} {len(v)}' for s, v in by_split.items())}); "
           f"training pairs {len(pairs['train'])} + {len(replay)} replayed hand pairs", flush=True)
 
-    frozen = json.loads((args.source / CONFIG_FILE).read_text()).get("frozen_layers", 0)
+    config = json.loads((args.source / CONFIG_FILE).read_text())
+    frozen = config.get("frozen_layers", 0)
     before = {s: flag_rates(JudgeModel(args.source), by_split[s], key_points) for s in ("dev", "test")}
     minutes = None
     if not args.evaluate_only:
@@ -98,7 +100,6 @@ def main(argv=None) -> int:
         fit(model, train, args.epochs, LR, args.batch_size, dev=pairs["dev"], frozen_layers=frozen)
         args.out.mkdir(parents=True, exist_ok=True)
         save_trained(model, args.out, frozen)
-        config = json.loads((args.source / CONFIG_FILE).read_text())
         (args.out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         minutes = round((time.time() - started) / 60, 1)
     after = {s: flag_rates(JudgeModel(args.out), by_split[s], key_points) for s in ("dev", "test")}
@@ -131,9 +132,7 @@ def misconception_pairs(rows: list[MisconceptionSentences], key_points: dict[str
     and the other misconceptions' wrong sentences are `neither` for this claim: without them the model
     learns that any on-topic sentence says the claim, and flags partial answers."""
     out = []
-    by_question: dict[str, list[MisconceptionSentences]] = {}
-    for row in rows:
-        by_question.setdefault(row.question_id, []).append(row)
+    by_question = group_by_question(rows)
     for row in rows:
         def pair(kind, premise, statement, label):
             out.append(JudgePair(f"{row.id}-{kind}-{len(out)}", row.question_id, premise, statement, label, kind))
@@ -149,10 +148,18 @@ def misconception_pairs(rows: list[MisconceptionSentences], key_points: dict[str
             pair("other-says-claim", other.says[0], row.claim, "neither")
             pair("other-corrects-claim", other.corrects, row.claim, "neither")
         points = key_points.get(row.question_id, [])
-        for point in points[at % max(1, len(points)):][:KEY_POINTS] if points else []:
+        for point in points[at % len(points):][:KEY_POINTS] if points else []:
             # A key point is true, so it never supports a wrong claim (some contradict it; only P(supports)
             # is read by the grader, so "neither" is what matters here).
             pair("key-point-claim", point, row.claim, "neither")
+    return out
+
+
+def group_by_question(rows: list[MisconceptionSentences]) -> dict[str, list[MisconceptionSentences]]:
+    """Question id -> its misconceptions, in file order."""
+    out: dict[str, list[MisconceptionSentences]] = {}
+    for row in rows:
+        out.setdefault(row.question_id, []).append(row)
     return out
 
 
@@ -164,26 +171,20 @@ def flag_rates(judge: JudgeModel, rows: list[MisconceptionSentences], key_points
         return {}
     import numpy as np
 
-    others = {}
-    by_question: dict[str, list[MisconceptionSentences]] = {}
+    by_question = group_by_question(rows)
+    kinds, asked = [], []
     for row in rows:
-        by_question.setdefault(row.question_id, []).append(row)
-    for row in rows:
-        others[row.id] = [s for o in by_question[row.question_id] if o.id != row.id for s in o.says]
-    asked = []
-    for row in rows:
-        for sentence in list(row.says) + [row.corrects] + others[row.id] + key_points.get(row.question_id, []):
-            asked += [(plain(sentence), plain(row.claim)), (plain(sentence), plain(row.correction))]
+        others = [s for o in by_question[row.question_id] if o.id != row.id for s in o.says]
+        for kind, sentences in (("says", row.says), ("corrects", [row.corrects]), ("other", others),
+                                ("key_point", key_points.get(row.question_id, []))):
+            for sentence in sentences:
+                kinds.append(kind)
+                asked += [(plain(sentence), plain(row.claim)), (plain(sentence), plain(row.correction))]
     probs = judge.probabilities(asked)[:, 0]
     flags = {"says": [], "corrects": [], "other": [], "key_point": []}
-    at = 0
-    for row in rows:
-        kinds = (["says"] * len(row.says) + ["corrects"] + ["other"] * len(others[row.id])
-                 + ["key_point"] * len(key_points.get(row.question_id, [])))
-        for kind in kinds:
-            claim, correction = probs[at], probs[at + 1]
-            at += 2
-            flags[kind].append(claim >= FLAG_SUPPORT and claim - correction >= FLAG_MARGIN)
+    for n, kind in enumerate(kinds):
+        claim, correction = probs[2 * n], probs[2 * n + 1]
+        flags[kind].append(claim >= FLAG_SUPPORT and claim - correction >= FLAG_MARGIN)
     return {"recall_says": float(np.mean(flags["says"])), "flagged_corrects": float(np.mean(flags["corrects"])),
             "flagged_other_misconception": float(np.mean(flags["other"])) if flags["other"] else 0.0,
             "flagged_key_points": float(np.mean(flags["key_point"])) if flags["key_point"] else 0.0,
