@@ -27,6 +27,13 @@ def test_latex_fractions_tables_and_code_fences_read_as_text():
     assert not any("|" in s or "```" in s or "\\" in s for s in sentences)
 
 
+def test_latex_spacing_and_adjacent_commands_keep_words_apart():
+    answer = ("2. **Gradients.** Log loss gives $\\nabla_w = (p - y)\\,x$, proportional to the error. "
+              "L1 adds $\\lambda\\sum|w_j|$ to the loss.")
+    assert answer_sentences(answer) == ["Gradients.", "Log loss gives nabla_w = (p - y) x, proportional to the error.",
+                                        "L1 adds lambda sum|w_j| to the loss."]
+
+
 def test_pipes_outside_a_table_are_maths_and_stay():
     sentences = answer_sentences("KL(P || Q) is not KL(Q || P) in general.\n| norm | ||w||_2 |\nIts size is |x|.")
     assert sentences == ["KL(P || Q) is not KL(Q || P) in general.", "norm , ||w||_2.", "Its size is |x|."]

@@ -1,6 +1,7 @@
 """Rubric grading on the real embedder, index and judgement model: ordering and calibration on the
-held-out (test) split of the graded answers, misconceptions with their correction, no inflation from
-repetition or markdown, follow-up rubrics, free-text and uncovered questions, and the `coach grade` CLI."""
+held-out (test) split of the graded answers, misconceptions with their correction, sentences shown as
+stated otherwise only when the trained judge agrees, no inflation from repetition or markdown, follow-up
+rubrics, free-text and uncovered questions, and the `coach grade` CLI."""
 
 from __future__ import annotations
 
@@ -102,6 +103,25 @@ def test_numbers_written_differently_are_not_contradictions(bundled_coach):
                                 "clip gives about 300 frames of 80 features.")
     assert not grade.wrong and not grade.check_this, (grade.wrong, grade.check_this)
     assert grade.score >= 70
+
+
+def test_the_trained_judge_must_agree_before_a_sentence_is_shown_as_stated_otherwise(bundled_coach):
+    import copy
+
+    correct = ("Bagging trains many models independently and in parallel on bootstrap samples of the data and "
+               "averages their predictions, which mainly reduces variance. Boosting trains models one after "
+               "another, each focusing on the errors of the ones before, which mainly reduces bias.")
+    wrong = ("Bagging trains the models sequentially on reweighted data, so each model upweights the mistakes of "
+             "the previous one. Boosting trains independent models in parallel on bootstrap samples and "
+             "averages them.")
+    heuristic_alone = copy.copy(bundled_coach.grader)
+    heuristic_alone.contradiction_judge = None
+    # "in parallel" against the note's "sequential" (said of boosting) looks like a swapped role to word rules.
+    assert heuristic_alone.grade("cls-bagging-vs-boosting", correct).check_this
+    assert bundled_coach.grader.contradiction_judge is not None
+    assert not bundled_coach.grader.grade("cls-bagging-vs-boosting", correct).check_this
+    flagged = bundled_coach.grader.grade("cls-bagging-vs-boosting", wrong).check_this
+    assert any("Boosting trains independent models" in c.sentence for c in flagged), flagged
 
 
 def test_a_follow_up_is_graded_against_the_notes_that_answer_it(bundled_coach):

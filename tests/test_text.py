@@ -1,4 +1,5 @@
-"""Sentence splitting (text.py) under threads: the UI grades several users' answers at once."""
+"""Sentence splitting (text.py): formulas kept whole, and the same sentences under threads (the UI grades
+several users' answers at once)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,30 @@ def test_split_sentences_returns_a_list_the_caller_may_change():
     first = text.split_sentences("One sentence here. Another one there.")
     first.append("changed")
     assert text.split_sentences("One sentence here. Another one there.") == ["One sentence here.", "Another one there."]
+
+
+def test_a_formula_with_two_parenthesised_groups_stays_one_sentence():
+    # pysbd takes "(p - y)" and "(z)" beside each other for list markers and cut the sentence inside them.
+    answer = ("Log loss gives nabla_w = (p - y) x, proportional to the error. "
+              "With MSE you pick up a factor sigma'(z) = p(1-p), which is near zero.")
+    assert text.split_sentences(answer) == [
+        "Log loss gives nabla_w = (p - y) x, proportional to the error.",
+        "With MSE you pick up a factor sigma'(z) = p(1-p), which is near zero."]
+    assert text.split_sentences("For a stationary series, an AR(p) has a PACF that cuts off after lag p, "
+                                "while an MA(q) has an ACF that cuts off after lag q.") == [
+        "For a stationary series, an AR(p) has a PACF that cuts off after lag p, "
+        "while an MA(q) has an ACF that cuts off after lag q."]
+
+
+def test_an_unclosed_parenthesis_does_not_swallow_the_sentences_after_it():
+    assert text.split_sentences("It is fast (mostly. Then it slows down. Asides (like this one) stay.") == [
+        "It is fast (mostly.", "Then it slows down.", "Asides (like this one) stay."]
+    assert text.split_sentences("It is fast (see below). (This is an aside.) Next one.") == [
+        "It is fast (see below).", "(This is an aside.)", "Next one."]
+
+
+def test_no_note_sentence_is_cut_inside_a_formula():
+    cut = [s for note in load_corpus(Settings().corpus_dir).notes for line in note.body.splitlines()
+           for s in text.split_sentences(line.strip()) if line.strip() and s.startswith("(")
+           and s[1].isalpha() and s.find(")") in (2, 3)]
+    assert not cut, cut[:3]

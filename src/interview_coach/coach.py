@@ -95,7 +95,24 @@ class Coach:
         from .grading import Grader
 
         return self._provided("grader") or Grader(self.corpus, self.embeddings, self.sentence_judge, self.retriever,
-                                                  support_model=self.judgement_model)
+                                                  support_model=self.judgement_model,
+                                                  contradiction_judge=self.contradiction_judge)
+
+    @cached_property
+    def contradiction_judge(self):
+        """The trained judge (models/judge, whatever COACH_JUDGE says) that confirms a sentence the grader
+        would show as stated otherwise by the notes; None when its files are missing (the heuristic's
+        flags then stand alone)."""
+        from .errors import ModelUnavailableError
+        from .judge_model import BUNDLED_JUDGE, CrossEncoderJudge, JudgeModel
+
+        loaded = getattr(self.judge, "model", None)
+        if isinstance(loaded, JudgeModel) and loaded.folder == BUNDLED_JUDGE:
+            return CrossEncoderJudge(loaded)
+        try:
+            return CrossEncoderJudge(JudgeModel(BUNDLED_JUDGE))
+        except ModelUnavailableError:
+            return None
 
     @cached_property
     def sentence_judge(self):

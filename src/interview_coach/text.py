@@ -81,11 +81,37 @@ def split_sentences(text: str) -> list[str]:
     return list(_sentences(text))
 
 
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)*\]]*\s*$")
+_SENTENCE_START = re.compile(r"\s*[-*#>\"'\u201c\[(]*\s*[A-Z0-9]")
+MAX_MENDED = 8  # pieces one mended sentence may join: an unclosed "(" in prose must not swallow a paragraph
+
+
+def _mend_parentheses(pieces: list[str]) -> list[str]:
+    """Join the pieces pysbd cuts inside a formula: with two parenthesised groups in a text it takes them
+    for list markers and splits "(p - y)" and "sigma'(z)" apart. A piece continues into the next when it
+    leaves a "(" open (unless a sentence plainly ends and the next begins there) or when the next starts
+    with "(" and this one ends no sentence. pysbd's pieces (clean=False) are the text's own slices,
+    whitespace included, so joining them restores the text as written."""
+    out: list[str] = []
+    joined = 0
+    for piece in pieces:
+        if out and joined < MAX_MENDED and (
+                (out[-1].count("(") > out[-1].count(")")
+                 and not (_SENTENCE_END.search(out[-1]) and _SENTENCE_START.match(piece)))
+                or (piece.startswith("(") and not _SENTENCE_END.search(out[-1]))):
+            out[-1] += piece
+            joined += 1
+        else:
+            out.append(piece)
+            joined = 1
+    return out
+
+
 # pysbd takes about 1.5 ms a line (it compiles regular expressions per call), and the same note text is
 # split again by every grade, verification and training pass that reads it.
 @lru_cache(maxsize=16384)
 def _sentences(text: str) -> tuple[str, ...]:
-    pieces = [p.strip() for p in _segmenter().segment(text.strip())] if text.strip() else []
+    pieces = [p.strip() for p in _mend_parentheses(_segmenter().segment(text.strip()))] if text.strip() else []
     sentences: list[str] = []
     for piece in pieces:
         lead = _MARKER.match(piece)
@@ -158,6 +184,7 @@ _LATEX_COMMANDS = [
     (re.compile(r"\^\{([^{}]*)\}"), r"^(\1)"),
     (re.compile(r"_\{([^{}]*)\}"), r"_\1"),
 ]
+_LATEX_SPACE = re.compile(r"\\[,;:! ]|\\([A-Za-z]+)(?=\\[A-Za-z])")  # \, and \; are spaces; \lambda\sum -> lambda sum
 _LATEX_NAME = re.compile(r"\\([A-Za-z]+)")  # what is left: \eta -> eta, \log -> log
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
@@ -178,7 +205,7 @@ def answer_sentences(text: str) -> list[str]:
                 line = pattern.sub(repl, line)
             if line == before:
                 break
-        line = _LATEX_NAME.sub(r"\1", line)
+        line = _LATEX_NAME.sub(r"\1", _LATEX_SPACE.sub(lambda m: f"{m.group(1) or ''} ", line))
         if line.lstrip().startswith("|"):
             # A table row: its cells read as one sentence. Elsewhere a pipe is maths: KL(P || Q), |x|.
             line = _TABLE_PIPE.sub(" , ", line)
