@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from interview_coach.errors import ConfigError, ModelUnavailableError
-from interview_coach.judge import EvidenceJudge, NLIJudge, Reason, judges, load_judge
+from interview_coach.judge import EvidenceJudge, NLIJudge, Reason, check_negation, judges, load_judge
 from interview_coach.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -47,6 +47,15 @@ def test_hard_negatives_are_flagged(judge, claim, context, code, reason):
     verdict = judge.check([claim], [context])[0]
     assert not verdict.supported
     assert verdict.code is code and reason in verdict.reason
+
+
+def test_a_quoted_negation_is_a_mention_not_a_denial():
+    bag = ('A bag-of-words model represents a document as a vector of term counts over a fixed vocabulary, '
+           'discarding word order; bigrams such as "not good" recover some of it.')
+    assert check_negation("A bag-of-words model represents a document as term counts over a fixed vocabulary.",
+                          bag, bag) == ""
+    assert check_negation("A bag-of-words model does not represent a document as term counts over a fixed "
+                          "vocabulary.", bag, bag)
 
 
 def test_evidence_points_at_the_right_context(judge):

@@ -265,11 +265,15 @@ def check_role_binding(claim: str, evidence: str, context: str) -> str:
     return ""
 
 
+_QUOTED = re.compile(r'"[^"]{1,60}"|\u201c[^\u201d]{1,60}\u201d')
+
+
 def check_negation(claim: str, evidence: str, context: str) -> str:
     """The claim and its evidence disagree on whether something is denied."""
-    claim_words, evidence_words = words(claim), words(evidence)
-    claim_neg = sum(map(is_negation, claim_words))
-    evidence_neg = sum(map(is_negation, evidence_words))
+    evidence_words = words(evidence)
+    # A quoted "not good" is a phrase being mentioned (an example bigram), not a denial.
+    claim_neg = sum(map(is_negation, words(_QUOTED.sub(" ", claim))))
+    evidence_neg = sum(map(is_negation, words(_QUOTED.sub(" ", evidence))))
     if (claim_neg > 0) != (evidence_neg > 0):
         # Paraphrases often swap "ignores" for "does not use"; only a claim that otherwise repeats the
         # evidence's words is a flipped statement.

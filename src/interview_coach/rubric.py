@@ -60,7 +60,10 @@ def answer_claims(text: str) -> list[str]:
 class RubricBuilder:
     """Collaborators: the corpus (bank and notes), the embeddings and the retriever (`search(q, k=)`)."""
 
-    CLOSE_QUESTION = 0.75   # cosine at which free text is graded against the closest bank question
+    # Cosine at which free text is graded against the closest bank question. Lower finds the bank question
+    # more often (eval/datasets/question_paraphrases.jsonl) but grades a short question ("What is PCA?")
+    # against a bigger one's key points: strong answers lost 9 points on average (README, session 26).
+    CLOSE_QUESTION = 0.75
     POINT_RELEVANCE = 0.45  # a note sentence must be this close to the question to be a key point
     COVERED_TOPIC = 0.5     # below this best sentence match the notes do not cover the question
     MAX_POINTS = 4

@@ -16,6 +16,8 @@ BUNDLED = {
     "claims": DATASETS_DIR / "labelled_claims.jsonl",
     "graded": DATASETS_DIR / "graded_answers.jsonl",
 }
+# How people type bank questions (and ones the bank lacks): which bank question free text is graded against.
+PARAPHRASES = DATASETS_DIR / "question_paraphrases.jsonl"
 # Keys that identify each kind; extra keys are allowed.
 REQUIRED = {
     "retrieval": ("query", "relevant"),
@@ -52,6 +54,18 @@ class GradedAnswer:
         """"dev" (the grading calibration is fitted on it) or "test" (reported): by question, so every
         answer to a question lands on the same side, and stable across runs and machines."""
         return grading_split(self.question_id)
+
+
+@dataclass(frozen=True)
+class QuestionParaphrase:
+    question: str                # how a person types it
+    bank_id: str | None          # the bank question it asks, or None when the bank has no such question
+
+    @property
+    def split(self) -> str:
+        """"dev" (the bank-match threshold is chosen on it) or "test": by bank question, and by the text
+        for questions the bank does not ask."""
+        return grading_split(self.bank_id or self.question)
 
 
 def grading_split(question_id: str) -> str:
@@ -114,6 +128,16 @@ def load_queries(path: Path | None = None) -> list[RetrievalQuery]:
         if not str(row["query"]).strip() or not relevant:
             raise UsageError(f"{path}:{number}: the query and its relevant note ids must not be empty")
         out.append(RetrievalQuery(str(row["query"]), tuple(str(r) for r in relevant), str(row.get("track", ""))))
+    return out
+
+
+def load_paraphrases(path: Path | None = None) -> list[QuestionParaphrase]:
+    path = path or PARAPHRASES
+    out = []
+    for number, row in read_jsonl(path):
+        if "bank_id" not in row or not str(row.get("question", "")).strip():
+            raise UsageError(f"{path}:{number}: needs a question and a bank_id (null when the bank lacks it)")
+        out.append(QuestionParaphrase(" ".join(str(row["question"]).split()), row["bank_id"] or None))
     return out
 
 
