@@ -29,7 +29,7 @@ def test_latex_fractions_tables_and_code_fences_read_as_text():
 
 def test_latex_spacing_and_adjacent_commands_keep_words_apart():
     answer = ("2. **Gradients.** Log loss gives $\\nabla_w = (p - y)\\,x$, proportional to the error. "
-              "L1 adds $\\lambda\\sum|w_j|$ to the loss.")
+              "L1 adds \\(\\lambda\\sum|w_j|\\) to the loss.")
     assert answer_sentences(answer) == ["Gradients.", "Log loss gives nabla_w = (p - y) x, proportional to the error.",
                                         "L1 adds lambda sum|w_j| to the loss."]
 

@@ -184,7 +184,8 @@ _LATEX_COMMANDS = [
     (re.compile(r"\^\{([^{}]*)\}"), r"^(\1)"),
     (re.compile(r"_\{([^{}]*)\}"), r"_\1"),
 ]
-_LATEX_SPACE = re.compile(r"\\[,;:! ]|\\([A-Za-z]+)(?=\\[A-Za-z])")  # \, and \; are spaces; \lambda\sum -> lambda sum
+# \, and \; are spaces, \( \) \[ \] delimit maths; \lambda\sum -> lambda sum
+_LATEX_SPACE = re.compile(r"\\[,;:! ()\[\]]|\\([A-Za-z]+)(?=\\[A-Za-z])")
 _LATEX_NAME = re.compile(r"\\([A-Za-z]+)")  # what is left: \eta -> eta, \log -> log
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
