@@ -361,10 +361,7 @@ class Grader:
         if not claims or not sources:
             return [], 0.0
         verdicts = self.judge.check(claims, [s.chunk.text for s in sources])
-        # The heuristic judge halves its score when it objects; the trained one reports contradiction.
-        flagged = [v for v in verdicts if v.code in self.CONTRADICTION_CODES and (
-            v.score * 2 if v.code in (Reason.ROLE, Reason.BINDING, Reason.NEGATION) else 1.0)
-            >= self.CONTRADICTION_SIMILARITY]
+        flagged = [v for v in verdicts if self._stated_otherwise(v)]
         if flagged and self.contradiction_judge is not None:
             # The words differ the way a contradiction's do; the trained judge reads whether the meaning does
             # ("trains models in parallel" against "trains them independently" is no contradiction).
@@ -374,6 +371,14 @@ class Grader:
                           (v.evidence_index + 1) if v.evidence_index is not None else None, kind="contradiction")
                for v in flagged]
         return out, len(out) / len(verdicts)
+
+    def _stated_otherwise(self, verdict) -> bool:
+        """The sentence judge objects that the notes say otherwise, about a note sentence that says nearly
+        the same thing (the heuristic halves its score when it objects; the trained one reports contradiction)."""
+        if verdict.code not in self.CONTRADICTION_CODES:
+            return False
+        lexical = verdict.code in (Reason.ROLE, Reason.BINDING, Reason.NEGATION)
+        return (verdict.score * 2 if lexical else 1.0) >= self.CONTRADICTION_SIMILARITY
 
     def _answers_another_question(self, sentences: list[str], rubric: Rubric) -> bool:
         """True when the answer as a whole reads as an answer to other bank questions: the asked one
