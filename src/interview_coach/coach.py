@@ -78,15 +78,21 @@ class Coach:
         """The cross-encoder the grader reads misconceptions in answers with (models/grading_judge: the
         previous judge, which does that better than the current one on the grading dev split); None when
         its files are missing, and the grader falls back to cosine rules."""
-        from .errors import ModelUnavailableError
-        from .judge_model import GRADING_JUDGE, JudgeModel
+        from .judge_model import GRADING_JUDGE
 
-        # When the configured judge holds these very weights, one copy serves both.
+        return self._trained_weights(GRADING_JUDGE)
+
+    def _trained_weights(self, folder):
+        """A judge_model.JudgeModel of the trained weights in `folder`, or None when its files are missing.
+        When the configured judge holds these very weights, one copy serves both."""
+        from .errors import ModelUnavailableError
+        from .judge_model import JudgeModel
+
         loaded = getattr(self.judge, "model", None)
-        if isinstance(loaded, JudgeModel) and loaded.folder == GRADING_JUDGE:
+        if isinstance(loaded, JudgeModel) and loaded.folder == folder:
             return loaded
         try:
-            return JudgeModel(GRADING_JUDGE)
+            return JudgeModel(folder)
         except ModelUnavailableError:
             return None
 
@@ -103,16 +109,10 @@ class Coach:
         """The trained judge (models/judge, whatever COACH_JUDGE says) that confirms a sentence the grader
         would show as stated otherwise by the notes; None when its files are missing (the heuristic's
         flags then stand alone)."""
-        from .errors import ModelUnavailableError
-        from .judge_model import BUNDLED_JUDGE, CrossEncoderJudge, JudgeModel
+        from .judge_model import BUNDLED_JUDGE, CrossEncoderJudge
 
-        loaded = getattr(self.judge, "model", None)
-        if isinstance(loaded, JudgeModel) and loaded.folder == BUNDLED_JUDGE:
-            return CrossEncoderJudge(loaded)
-        try:
-            return CrossEncoderJudge(JudgeModel(BUNDLED_JUDGE))
-        except ModelUnavailableError:
-            return None
+        model = self._trained_weights(BUNDLED_JUDGE)
+        return CrossEncoderJudge(model) if model is not None else None
 
     @cached_property
     def sentence_judge(self):

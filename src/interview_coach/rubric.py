@@ -82,6 +82,10 @@ class RubricBuilder:
             self._bank_vectors = embed_array(self.embeddings, [q.question for q in self.corpus.questions])
         return self._bank_vectors
 
+    def bank_similarities(self, texts: list[str]):
+        """(texts, bank questions) cosine matrix: how free text is compared with the bank."""
+        return embed_array(self.embeddings, texts) @ self.bank_matrix().T
+
     def build(self, question: str, parent: str | None = None) -> Rubric:
         question = " ".join((question or "").split())
         if not question:
@@ -99,8 +103,7 @@ class RubricBuilder:
             if rubric.points:
                 rubric.question_id = parent_q.id
                 return rubric
-        query = embed_array(self.embeddings, [question])[0]
-        sims = self.bank_matrix() @ query
+        sims = self.bank_similarities([question])[0]
         best = int(sims.argmax())
         if sims[best] >= self.CLOSE_QUESTION:
             return self._from_bank(self.corpus.questions[best], question, Against.CLOSEST_BANK)

@@ -30,10 +30,8 @@ class MatchCounts:
 
 
 def closest(builder, items: list[QuestionParaphrase]) -> list[tuple[str, float]]:
-    """(closest bank id, cosine) per item, as RubricBuilder.build compares them."""
-    from ..embeddings import embed_array
-
-    sims = embed_array(builder.embeddings, [it.question for it in items]) @ builder.bank_matrix().T
+    """(closest bank id, cosine) per item, compared as RubricBuilder.build compares them."""
+    sims = builder.bank_similarities([it.question for it in items])
     ids = [q.id for q in builder.corpus.questions]
     return [(ids[int(row.argmax())], float(row.max())) for row in sims]
 
