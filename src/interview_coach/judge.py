@@ -270,14 +270,13 @@ _QUOTED = re.compile(r'"[^"]{1,60}"|\u201c[^\u201d]{1,60}\u201d')
 
 def check_negation(claim: str, evidence: str, context: str) -> str:
     """The claim and its evidence disagree on whether something is denied."""
-    evidence_words = words(evidence)
     # A quoted "not good" is a phrase being mentioned (an example bigram), not a denial.
     claim_neg = sum(map(is_negation, words(_QUOTED.sub(" ", claim))))
     evidence_neg = sum(map(is_negation, words(_QUOTED.sub(" ", evidence))))
     if (claim_neg > 0) != (evidence_neg > 0):
         # Paraphrases often swap "ignores" for "does not use"; only a claim that otherwise repeats the
         # evidence's words is a flipped statement.
-        evidence_stems = {stem(w) for w in evidence_words}
+        evidence_stems = {stem(w) for w in words(evidence)}
         content = [w for w in content_words(claim) if w not in NEGATIONS]
         if content and sum(stem(w) in evidence_stems for w in content) / len(content) >= NEGATION_OVERLAP:
             return "negation differs from the source"
