@@ -11,8 +11,8 @@ import pytest
 from interview_coach.errors import ModelUnavailableError
 from interview_coach.judge import Reason, load_judge
 from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, GRADING_JUDGE, WEIGHTS_FILE, WINDOW_CHARS,
-                                         CrossEncoderJudge, JudgeModel, closest_windows, native_bf16, windows)
-from interview_coach.settings import Settings
+                                         CrossEncoderJudge, JudgeModel, closest_windows, windows)
+from interview_coach.settings import Settings, native_bf16
 from interview_coach.text import plain
 from interview_coach.verification import verify
 

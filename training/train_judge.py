@@ -39,8 +39,8 @@ from interview_coach.eval.judge import score_judge  # noqa: E402
 from interview_coach.judge_data import (CLAIMS_DIR, DISTANT_DIR, HAND_DIR, LABELS, REVERSALS_DIR, SPLITS,  # noqa: E402
                                         JudgePair, load_pairs, split_pairs)
 from interview_coach.judge_model import (BUNDLED_JUDGE, CONFIG_FILE, WEIGHTS_FILE, CrossEncoderJudge,  # noqa: E402
-                                         JudgeModel, base_model_path, load_cross_encoder, native_bf16)
-from interview_coach.settings import Settings, usable_cpus  # noqa: E402
+                                         JudgeModel, base_model_path, load_cross_encoder)
+from interview_coach.settings import Settings, train_in_bf16, usable_cpus  # noqa: E402
 from interview_coach.text import plain, split_sentences  # noqa: E402
 
 SEED = 13
@@ -320,14 +320,6 @@ def seed_everything() -> None:
     np.random.seed(SEED)
     if not torch.cuda.is_available():
         torch.set_num_threads(usable_cpus())
-
-
-def train_in_bf16() -> bool:
-    """bf16 autocast where the hardware does bf16 natively: half the step time on such a CPU, with the
-    master weights kept in fp32 by the trainer."""
-    import torch
-
-    return torch.cuda.is_bf16_supported() if torch.cuda.is_available() else native_bf16()
 
 
 def train_model(train, args, dev=()):

@@ -7,7 +7,6 @@ Training lives in training/train_judge.py; the heuristic judge it replaced stays
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
 import threading
@@ -18,7 +17,7 @@ from pathlib import Path
 from .errors import ModelUnavailableError
 from .judge import Judge, Reason, Verdict, register_judge
 from .resources import grading_judge_dir, judge_model_dir
-from .settings import Settings, offline_environment
+from .settings import Settings, native_bf16, offline_environment
 from .text import content_words, plain, split_sentences, stem
 
 LABELS = ("supports", "contradicts", "neither")
@@ -68,23 +67,6 @@ def closest_windows(statements: list[str], texts: list[str], keep: int) -> list[
         ranked = sorted(range(len(texts)), key=lambda j: -scores[j])  # stable: ties keep passage order
         out.append(sorted(ranked[:keep]))
     return out
-
-
-@functools.lru_cache(maxsize=1)
-def native_bf16() -> bool:
-    """Whether this CPU has bf16 instructions (AVX512-BF16 or AMX). There the judge reads in bf16: on the
-    dev split it gives the same verdicts (balanced accuracy 0.768 vs 0.767, probabilities 0.001 apart on
-    average), and the cross-encoder's part of verification takes 40% of its fp32 time. Elsewhere bf16
-    is emulated and slower, so fp32 stays."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Nothing else in the package reads the environment; everything takes a Settings a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import typing
 from dataclasses import dataclass, field
@@ -158,6 +159,31 @@ def usable_cpus() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # no affinity call on macOS or Windows
         return os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=1)
+def native_bf16() -> bool:
+    """Whether this CPU has bf16 instructions (AVX512-BF16 or AMX). There the judge reads in bf16 and the
+    training scripts train in bf16 autocast: the judge gives the same verdicts on dev (balanced accuracy
+    0.768 vs 0.767, probabilities 0.001 apart on average) in 40% of its fp32 time. Elsewhere bf16 is
+    emulated and far slower (a coaching-adapter step 16 s against 0.75 s in fp32), so fp32 stays."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def train_in_bf16() -> bool:
+    """Whether the training scripts train in bf16 autocast: on a GPU that supports it, or a CPU with bf16
+    instructions (half the step time there; the master weights stay fp32)."""
+    import torch
+
+    return torch.cuda.is_bf16_supported() if torch.cuda.is_available() else native_bf16()
 
 
 def offline_environment() -> None:
