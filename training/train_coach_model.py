@@ -264,7 +264,8 @@ def main() -> None:
             print(f"epoch {epoch + 1}: dev loss {history[-1]['dev_loss']}", flush=True)
     metrics = {
         "seed": args.seed, "device": device, "epochs": args.epochs, "rank": args.rank, "alpha": args.alpha,
-        "lr": args.lr, "batch": args.batch, "steps": done, "precision": "bf16 autocast" if bf16 else "fp32", "target_modules": TARGET_MODULES, "repeat": repeat,
+        "lr": args.lr, "batch": args.batch, "steps": done, "precision": "bf16 autocast" if bf16 else "fp32",
+        "target_modules": TARGET_MODULES, "repeat": repeat,
         "examples": tasks, "dev_loss_base": round(base_dev, 4), "history": history,
         "dev_loss": history[-1]["dev_loss"] if history else None,
         "test_loss": round(mean_loss(model, split["test"], device, pad_id, bf16), 4),
