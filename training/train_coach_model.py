@@ -260,7 +260,8 @@ def main() -> None:
                 done += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(loss):.3f}")
-            history.append({"epoch": epoch + 1, "dev_loss": round(mean_loss(model, split["dev"], device, pad_id, bf16), 4)})
+            dev_loss = mean_loss(model, split["dev"], device, pad_id, bf16)
+            history.append({"epoch": epoch + 1, "dev_loss": round(dev_loss, 4)})
             print(f"epoch {epoch + 1}: dev loss {history[-1]['dev_loss']}", flush=True)
     metrics = {
         "seed": args.seed, "device": device, "epochs": args.epochs, "rank": args.rank, "alpha": args.alpha,
