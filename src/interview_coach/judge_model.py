@@ -101,7 +101,9 @@ def base_model_path() -> Path:
 class JudgeModel:
     """Base MiniLM from the installed package plus our trained layers; probabilities per pair."""
 
-    BATCH = 32
+    # Small batches run faster on a CPU, and not for less padding (length-sorted batches of 32 gain 2%):
+    # on 2 AVX2 cores, fp32, 12 pairs took 285 ms at 4 against 335 at 32, 240 pairs 5.7 s against 6.9.
+    BATCH = 4
     CACHE = 8192  # (window, statement) pairs kept
 
     def __init__(self, folder: Path = BUNDLED_JUDGE, bf16: bool | None = None):
