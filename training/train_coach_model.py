@@ -218,6 +218,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     bf16 = train_in_bf16()
+    precision = "bf16 autocast" if bf16 else "fp32"
     started = time.time()
     tokenizer, model = load_base(device, args.base)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -231,7 +232,7 @@ def main() -> None:
     for e in examples:
         tasks.setdefault(e["split"], {}).setdefault(e["task"], 0)
         tasks[e["split"]][e["task"]] += 1
-    print(f"device {device}, {'bf16 autocast' if bf16 else 'fp32'}; examples {json.dumps(tasks)}", flush=True)
+    print(f"device {device}, {precision}; examples {json.dumps(tasks)}", flush=True)
 
     config = LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=0.05, target_modules=TARGET_MODULES,
                         task_type="CAUSAL_LM")
@@ -265,7 +266,7 @@ def main() -> None:
             print(f"epoch {epoch + 1}: dev loss {history[-1]['dev_loss']}", flush=True)
     metrics = {
         "seed": args.seed, "device": device, "epochs": args.epochs, "rank": args.rank, "alpha": args.alpha,
-        "lr": args.lr, "batch": args.batch, "steps": done, "precision": "bf16 autocast" if bf16 else "fp32",
+        "lr": args.lr, "batch": args.batch, "steps": done, "precision": precision,
         "target_modules": TARGET_MODULES, "repeat": repeat,
         "examples": tasks, "dev_loss_base": round(base_dev, 4), "history": history,
         "dev_loss": history[-1]["dev_loss"] if history else None,
