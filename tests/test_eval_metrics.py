@@ -383,3 +383,16 @@ def test_unknown_question_ids_and_bad_limits_are_usage_errors(settings, tmp_path
         run_eval(FakeCoach(settings), "grading", graded)
     with pytest.raises(UsageError, match="--limit"):
         run_eval(FakeCoach(settings), "retrieval", limit=0)
+
+
+def test_graded_answers_name_a_bank_id_or_the_question_text(tmp_path):
+    from interview_coach.eval.data import detect_kind, load_graded
+
+    path = tmp_path / "graded.jsonl"
+    path.write_text(json.dumps({"question_id": "aud-eer", "answer": "a", "reference_score": 90}) + "\n"
+                    + json.dumps({"question": "What is PCA?", "answer": "b", "reference_score": 10}) + "\n")
+    assert detect_kind(path) == "graded"
+    assert [(r.question_id, r.free_text) for r in load_graded(path)] == [("aud-eer", False), ("What is PCA?", True)]
+    path.write_text(json.dumps({"answer": "c", "reference_score": 50}) + "\n")
+    with pytest.raises(UsageError, match=r"graded.jsonl:1: needs question_id .* or question"):
+        load_graded(path)

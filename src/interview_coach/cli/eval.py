@@ -86,7 +86,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--dataset", metavar="FILE",
                    help="JSONL to use instead of the bundled data of its kind: retrieval queries "
                         "{query, relevant}, labelled claims {context, claim, label} or graded answers "
-                        "{question_id, answer, reference_score}")
+                        "{question_id or question, answer, reference_score}")
     p.add_argument("--out", metavar="DIR", help="report folder (default: $COACH_HOME/reports/<timestamp>)")
     p.add_argument("--limit", type=int, metavar="N", help="at most N items per suite (a quick check)")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")

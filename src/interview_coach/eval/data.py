@@ -22,7 +22,7 @@ PARAPHRASES = DATASETS_DIR / "question_paraphrases.jsonl"
 REQUIRED = {
     "retrieval": ("query", "relevant"),
     "claims": ("context", "claim", "label"),
-    "graded": ("question_id", "answer", "reference_score"),
+    "graded": ("answer", "reference_score"),  # and question_id (a bank id) or question (free text)
 }
 LABELS = ("supported", "unsupported")
 
@@ -44,10 +44,11 @@ class LabelledClaim:
 
 @dataclass(frozen=True)
 class GradedAnswer:
-    question_id: str
+    question_id: str             # a bank id, or the question as a user types it when free_text
     answer: str
     reference_score: float
     level: str = ""              # strong | brief | partial | wrong | off-topic (optional)
+    free_text: bool = False      # the row gave `question` (graded as typed), not a bank `question_id`
 
     @property
     def split(self) -> str:
@@ -159,7 +160,11 @@ def load_graded(path: Path | None = None) -> list[GradedAnswer]:
             score = float(row["reference_score"])
         except (TypeError, ValueError):
             raise UsageError(f"{path}:{number}: reference_score must be a number") from None
-        out.append(GradedAnswer(str(row["question_id"]), str(row["answer"]), score, str(row.get("level", ""))))
+        free_text = not row.get("question_id")
+        question = str((row.get("question") if free_text else row["question_id"]) or "").strip()
+        if not question:
+            raise UsageError(f"{path}:{number}: needs question_id (a bank id) or question (the text a user types)")
+        out.append(GradedAnswer(question, str(row["answer"]), score, str(row.get("level", "")), free_text))
     return out
 
 

@@ -220,7 +220,7 @@ def _check_notes(coach, queries, notices: list) -> None:
 
 def _check_questions(coach, rows) -> None:
     bank = {q.id for q in coach.corpus.questions}
-    missing = sorted({r.question_id for r in rows} - bank)
+    missing = sorted({r.question_id for r in rows if not r.free_text} - bank)
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise UsageError(f"graded answers name question {missing[0]!r}{more}, which is not in the question bank")
