@@ -176,3 +176,29 @@ def test_coach_grade_cli_contract(coach_env, tmp_path):
         assert run.returncode != 0
         lines = run.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], run.stderr
+
+
+COMMON = [json.loads(line) for line in
+          (REPO / "eval" / "datasets" / "common_question_answers.jsonl").read_text().splitlines() if line.strip()]
+
+
+def test_common_short_questions_are_graded_against_bank_rubrics_of_their_own(bundled_coach):
+    """"What is the F1 score?" used to be "not covered by the notes" and "What is PCA?" was graded against
+    three note sentences; each common short question now has its own bank entry, key points scoped to it."""
+    builder = bundled_coach.grader.rubrics
+    questions = list(dict.fromkeys(r["question"] for r in COMMON))
+    rubrics = {q: builder.build(q) for q in questions}
+    assert len(questions) == 62
+    assert [q for q, r in rubrics.items() if r.against != "closest-bank" or len(r.points) < 3] == []
+    assert rubrics["What is the F1 score?"].question_id == "cml-common-f1-score"
+    assert rubrics["What is a transformer?"].question_id == "tfm-common-transformer"
+
+
+def test_strong_answers_to_common_questions_score_high_and_off_topic_ones_low(bundled_coach):
+    """Held-out answers written without seeing the notes or the bank (eval/datasets/README.md), every tenth
+    question: the strong answer in the strong band's reach, the fluent answer to another question at most 10."""
+    questions = list(dict.fromkeys(r["question"] for r in COMMON))[::10]
+    scores = {(r["question"], r["level"]): bundled_coach.grade(r["question"], r["answer"]).score
+              for r in COMMON if r["question"] in questions and r["level"] in ("strong", "off-topic")}
+    assert min(s for (_, level), s in scores.items() if level == "strong") >= 60, scores
+    assert max(s for (_, level), s in scores.items() if level == "off-topic") <= 10, scores

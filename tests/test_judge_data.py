@@ -16,7 +16,7 @@ from interview_coach.corpus import load_corpus
 from interview_coach.eval.data import load_graded, read_jsonl
 from interview_coach.judge_data import (CLAIMS_DIR, DISTANT_DIR, HAND_DIR, LABELS, MISCONCEPTIONS_DIR, REVERSALS_DIR,
                                         load_all_pairs, load_misconception_sentences, load_pairs, note_splits,
-                                        split_pairs)
+                                        pending_notes, split_pairs)
 from interview_coach.settings import Settings
 from interview_coach.text import plain
 
@@ -51,8 +51,18 @@ def reversals() -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def notes() -> dict[str, str]:
+    """Every note with judge data: all but the pending ones (checked below)."""
     corpus = load_corpus(Settings().corpus_dir)
-    return {n.id: plain_lines(n.body) for n in corpus.notes}
+    return {n.id: plain_lines(n.body) for n in corpus.notes if n.id not in pending_notes()}
+
+
+def test_pending_notes_are_corpus_notes_without_any_pairs(rows, distant, claims, reversals):
+    """The pending list names real notes and only notes that have no data yet, so it cannot hide a note
+    whose pairs exist or an id with a typo."""
+    pending = pending_notes()
+    assert pending <= {n.id for n in load_corpus(Settings().corpus_dir).notes}
+    with_data = {row["note"] for folder in (rows, distant, claims, reversals) for row in folder.values()}
+    assert not pending & with_data, sorted(pending & with_data)
 
 
 def plain_lines(text: str) -> str:
