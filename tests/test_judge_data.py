@@ -52,8 +52,8 @@ def reversals() -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def notes() -> dict[str, str]:
     """Every note with judge data: all but the pending ones (checked below)."""
-    corpus = load_corpus(Settings().corpus_dir)
-    return {n.id: plain_lines(n.body) for n in corpus.notes if n.id not in pending_notes()}
+    corpus, pending = load_corpus(Settings().corpus_dir), pending_notes()
+    return {n.id: plain_lines(n.body) for n in corpus.notes if n.id not in pending}
 
 
 def test_pending_notes_are_corpus_notes_without_any_pairs(rows, distant, claims, reversals):
