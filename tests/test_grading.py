@@ -202,3 +202,21 @@ def test_strong_answers_to_common_questions_score_high_and_off_topic_ones_low(bu
               for r in COMMON if r["question"] in questions and r["level"] in ("strong", "off-topic")}
     assert min(s for (_, level), s in scores.items() if level == "strong") >= 60, scores
     assert max(s for (_, level), s in scores.items() if level == "off-topic") <= 10, scores
+
+
+
+def test_cited_note_chunks_are_searched_once_per_question_until_the_index_changes(bundled_coach, monkeypatch):
+    retriever = bundled_coach.retriever
+    searches = []
+    search = retriever.search
+    monkeypatch.setattr(retriever, "search", lambda *a, **kw: searches.append(a) or search(*a, **kw))
+    question, answer = "opt-common-overfitting", ("Overfitting is when the model memorises noise in the training "
+                                                  "data: training loss keeps falling while validation loss rises.")
+    first = bundled_coach.grade(question, answer)
+    searched = len(searches)
+    second = bundled_coach.grade(question, answer + " More data or regularisation helps.")
+    assert len(searches) == searched  # the second answer reuses the chunks the first one searched
+    monkeypatch.setattr(retriever, "version", lambda: "after another ingest")
+    third = bundled_coach.grade(question, answer + " More data or regularisation helps.")
+    assert len(searches) > searched  # a changed index is searched again ...
+    assert third.citations == second.citations and first.citations  # ... and here finds the same chunks

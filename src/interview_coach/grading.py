@@ -100,6 +100,25 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-z))
 
 
+def corrections_that_matter(says_claims: list[float], flaggable: list[bool], batch: int, read) -> dict[int, float]:
+    """{candidate: P(its sentence says the correction)}, read (`read(candidates)` -> probabilities) only
+    where it can change the grade. A candidate's margin, P(claim) - P(correction), is at most its P(claim),
+    so corrections are read from the likeliest claim down, `batch` at a time, and one whose P(claim) is no
+    more than the best margin so far (floor 0, as Measures.misconception_model's) and that could not be
+    flagged is never read: the same flags and the same largest margin as reading them all, for about half
+    the model's pairs (the model is most of a warm grade)."""
+    order = sorted(range(len(says_claims)), key=lambda n: -says_claims[n])
+    known: dict[int, float] = {}
+    best = 0.0
+    while True:
+        need = [n for n in order if n not in known and (says_claims[n] > best or flaggable[n])][:batch]
+        if not need:
+            return known
+        for n, p in zip(need, read(need)):
+            known[n] = float(p)
+            best = max(best, says_claims[n] - known[n])
+
+
 @dataclass
 class Measures:
     """What the score is computed from; the calibration script fits on these."""
@@ -123,7 +142,8 @@ class Grader:
     """Rubric grading with the embedder and the judge; no LLM, so it is fast and deterministic.
 
     Collaborators are passed in: the corpus (question bank and notes), the embeddings, the judge (for
-    sentences the notes contradict) and a retriever (`search(query, k=)`) for the note excerpts cited."""
+    sentences the notes contradict) and a retriever (`search(query, k=)`, and `version()` of the index it
+    reads) for the note excerpts cited."""
 
     # A key point's match is 0.75 x cosine to the best answer passage + 0.25 x share of its content
     # words the answer uses; credit rises linearly from NO_CREDIT to FULL_CREDIT, so a half-said point
@@ -153,6 +173,7 @@ class Grader:
     MISCONCEPTION_COSINE_MARGIN = 0.06
     SUPPORTED = 0.5          # the judgement model's P(supports) at which a key point counts as covered
     SUPPORT_WINDOWS = 2      # answer passages (closest by cosine) the model reads per key point
+    CACHED_SOURCES = 512     # rubrics whose cited note chunks are kept (a few ids each)
 
     def __init__(self, corpus, embeddings, judge, retriever, calibration: Calibration | None = None,
                  support_model=None, model_coverage: bool = False, contradiction_judge=None):
@@ -170,6 +191,9 @@ class Grader:
         self.retriever = retriever
         self.rubrics = RubricBuilder(corpus, embeddings, retriever)
         self.calibration = calibration or Calibration.read()
+        # Each rubric's cited chunks depend only on the rubric and the index: two searches (about 80 ms on
+        # 2 AVX2 cores, a quarter of a warm grade) saved on every later answer to the same question.
+        self._sources_cache: dict[tuple, list] = {}
 
     # -- grading ------------------------------------------------------------------------------------
     def grade(self, question: str, answer: str, parent: str | None = None) -> Grade:
@@ -314,14 +338,21 @@ class Grader:
         best_point = point_sims.max(axis=1) if point_sims.size else np.zeros(len(sentences))
         candidates = [(int(i), j) for j in range(len(rubric.misconceptions))
                       for i in np.argsort(-claim_sims[:, j])[:self.SENTENCES_PER_MISCONCEPTION]]
-        probs = None
+        cosines = [float(claim_sims[i, j]) - max(float(correction_sims[i, j]), float(best_point[i]))
+                   for i, j in candidates]
+        says_claims, says_corrections = None, {}
         if self.support_model is not None:
-            pairs = [(sentences[i], rubric.misconceptions[j].claim) for i, j in candidates]
-            pairs += [(sentences[i], rubric.misconceptions[j].correction) for i, j in candidates]
-            probs = self.support_model.probabilities(pairs)[:, 0]
+            says_claims = self.support_model.probabilities(
+                [(sentences[i], rubric.misconceptions[j].claim) for i, j in candidates])[:, 0]
+            flaggable = [float(p) >= self.MISCONCEPTION_SUPPORT and c >= 0 for p, c in zip(says_claims, cosines)]
+            says_corrections = corrections_that_matter(
+                [float(p) for p in says_claims], flaggable, self.support_model.BATCH,
+                lambda ns: self.support_model.probabilities(
+                    [(sentences[candidates[n][0]], rubric.misconceptions[candidates[n][1]].correction)
+                     for n in ns])[:, 0])
         out, by_model, by_cosine = [], 0.0, -1.0
         for n, (i, j) in enumerate(candidates):
-            cosine = float(claim_sims[i, j]) - max(float(correction_sims[i, j]), float(best_point[i]))
+            cosine = cosines[n]
             by_cosine = max(by_cosine, cosine)
             m = rubric.misconceptions[j]
             # Said the other way round from the correction, and the same way as the wrong claim: "random
@@ -330,11 +361,13 @@ class Grader:
                         and self._same_subject(sentences[i], m.correction)
                         and bool(check_roles(sentences[i], m.correction, m.correction))
                         and not check_roles(sentences[i], m.claim, m.claim))
-            if probs is not None:
-                says_claim, says_correction = float(probs[n]), float(probs[len(candidates) + n])
-                by_model = max(by_model, says_claim - says_correction)
-                outright = outright or (says_claim >= self.MISCONCEPTION_SUPPORT
-                                        and says_claim - says_correction >= self.MISCONCEPTION_MARGIN and cosine >= 0)
+            if says_claims is not None:
+                if n in says_corrections:  # otherwise it can neither raise by_model nor be flagged
+                    says_claim, says_correction = float(says_claims[n]), says_corrections[n]
+                    by_model = max(by_model, says_claim - says_correction)
+                    outright = outright or (says_claim >= self.MISCONCEPTION_SUPPORT
+                                            and says_claim - says_correction >= self.MISCONCEPTION_MARGIN
+                                            and cosine >= 0)
             else:
                 outright = outright or (float(claim_sims[i, j]) >= self.MISCONCEPTION_COSINE
                                         and cosine >= self.MISCONCEPTION_COSINE_MARGIN)
@@ -391,7 +424,16 @@ class Grader:
 
     # -- citations, follow-up, words --------------------------------------------------------------------
     def _sources(self, rubric: Rubric) -> list:
-        """Note chunks to cite: the rubric's own notes first, then retrieval."""
+        """Note chunks to cite: the rubric's own notes first, then retrieval; cached per rubric and index."""
+        key = (rubric.question, tuple(rubric.points), tuple(rubric.note_ids), self.retriever.version())
+        sources = self._sources_cache.get(key)
+        if sources is None:
+            if len(self._sources_cache) >= self.CACHED_SOURCES:
+                self._sources_cache.clear()  # plain and bounded; a UI asks far fewer questions than this
+            sources = self._sources_cache[key] = self._search_sources(rubric)
+        return sources
+
+    def _search_sources(self, rubric: Rubric) -> list:
         from .answering import Source
 
         chunks = []

@@ -76,6 +76,13 @@ class HybridRetriever:
         if self._version is not None and self.index.version() != self._version:
             self.reload()
 
+    def version(self) -> str:
+        """The index version searches read now, synced first to what was ingested since the last load:
+        a cache of search results is valid while this stays the same."""
+        self.reload_if_changed()
+        self._ensure_loaded()
+        return self._version
+
     def _ensure_loaded(self) -> None:
         with self._load_lock:
             if self._version is not None:
