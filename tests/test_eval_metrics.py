@@ -13,6 +13,7 @@ import pytest
 
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
+from conftest import REPO
 from interview_coach.corpus import load_corpus
 from interview_coach.errors import UsageError
 from interview_coach.judge import Reason
@@ -396,3 +397,21 @@ def test_graded_answers_name_a_bank_id_or_the_question_text(tmp_path):
     path.write_text(json.dumps({"answer": "c", "reference_score": 50}) + "\n")
     with pytest.raises(UsageError, match=r"graded.jsonl:1: needs question_id .* or question"):
         load_graded(path)
+
+
+def test_the_common_questions_have_a_dev_set_beside_their_held_out_answers():
+    """Five answers per level band to each of the same 62 short questions, written apart from the held-out
+    ones: what to tune on for these questions, so that the held-out file stays a test (eval/datasets/README.md)."""
+    from collections import Counter
+
+    from interview_coach.eval.data import load_graded
+
+    folder = REPO / "eval" / "datasets"
+    dev = load_graded(folder / "common_question_answers_dev.jsonl")
+    test = load_graded(folder / "common_question_answers.jsonl")
+    assert all(r.free_text for r in dev) and {r.question_id for r in dev} == {r.question_id for r in test}
+    assert set(Counter(r.question_id for r in dev).values()) == {5}
+    assert Counter(r.level for r in dev) == {level: 62 for level in ("strong", "brief", "partial", "wrong", "off-topic")}
+    bands = {"strong": (80, 100), "brief": (40, 70), "partial": (35, 65), "wrong": (5, 25), "off-topic": (0, 5)}
+    assert all(bands[r.level][0] <= r.reference_score <= bands[r.level][1] for r in dev)
+    assert not {r.answer for r in dev} & {r.answer for r in test}

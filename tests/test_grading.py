@@ -204,7 +204,6 @@ def test_strong_answers_to_common_questions_score_high_and_off_topic_ones_low(bu
     assert max(s for (_, level), s in scores.items() if level == "off-topic") <= 10, scores
 
 
-
 def test_cited_note_chunks_are_searched_once_per_question_until_the_index_changes(bundled_coach, monkeypatch):
     retriever = bundled_coach.retriever
     searches = []
