@@ -415,3 +415,19 @@ def test_the_common_questions_have_a_dev_set_beside_their_held_out_answers():
     bands = {"strong": (80, 100), "brief": (40, 70), "partial": (35, 65), "wrong": (5, 25), "off-topic": (0, 5)}
     assert all(bands[r.level][0] <= r.reference_score <= bands[r.level][1] for r in dev)
     assert not {r.answer for r in dev} & {r.answer for r in test}
+
+
+def test_community_questions_have_five_answers_each_in_their_bands():
+    """Questions as people type them, answered at every level (eval/datasets/README.md): each question
+    fully on one side of the dev/test split, as every graded file is."""
+    from collections import Counter
+
+    from interview_coach.eval.data import load_graded
+
+    rows = load_graded(REPO / "eval" / "datasets" / "community_question_answers.jsonl")
+    assert all(r.free_text for r in rows) and len({r.question_id for r in rows}) == 100
+    assert Counter(r.level for r in rows) == {level: 100 for level in ("strong", "brief", "partial", "wrong", "off-topic")}
+    bands = {"strong": (80, 100), "brief": (40, 70), "partial": (35, 65), "wrong": (5, 25), "off-topic": (0, 5)}
+    assert all(bands[r.level][0] <= r.reference_score <= bands[r.level][1] for r in rows)
+    splits = Counter(r.split for r in rows)
+    assert splits["dev"] and splits["test"] and splits["dev"] + splits["test"] == 500
