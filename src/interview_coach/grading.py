@@ -342,11 +342,11 @@ class Grader:
                    for i, j in candidates]
         says_claims, says_corrections = None, {}
         if self.support_model is not None:
-            says_claims = self.support_model.probabilities(
-                [(sentences[i], rubric.misconceptions[j].claim) for i, j in candidates])[:, 0]
-            flaggable = [float(p) >= self.MISCONCEPTION_SUPPORT and c >= 0 for p, c in zip(says_claims, cosines)]
+            says_claims = [float(p) for p in self.support_model.probabilities(
+                [(sentences[i], rubric.misconceptions[j].claim) for i, j in candidates])[:, 0]]
+            flaggable = [p >= self.MISCONCEPTION_SUPPORT and c >= 0 for p, c in zip(says_claims, cosines)]
             says_corrections = corrections_that_matter(
-                [float(p) for p in says_claims], flaggable, self.support_model.BATCH,
+                says_claims, flaggable, self.support_model.BATCH,
                 lambda ns: self.support_model.probabilities(
                     [(sentences[candidates[n][0]], rubric.misconceptions[candidates[n][1]].correction)
                      for n in ns])[:, 0])
@@ -363,7 +363,7 @@ class Grader:
                         and not check_roles(sentences[i], m.claim, m.claim))
             if says_claims is not None:
                 if n in says_corrections:  # otherwise it can neither raise by_model nor be flagged
-                    says_claim, says_correction = float(says_claims[n]), says_corrections[n]
+                    says_claim, says_correction = says_claims[n], says_corrections[n]
                     by_model = max(by_model, says_claim - says_correction)
                     outright = outright or (says_claim >= self.MISCONCEPTION_SUPPORT
                                             and says_claim - says_correction >= self.MISCONCEPTION_MARGIN
