@@ -399,21 +399,30 @@ def test_graded_answers_name_a_bank_id_or_the_question_text(tmp_path):
         load_graded(path)
 
 
+
+LEVEL_BANDS = {"strong": (80, 100), "brief": (40, 70), "partial": (35, 65), "wrong": (5, 25), "off-topic": (0, 5)}
+
+
+def assert_one_answer_per_level_in_its_band(rows, questions: int):
+    """Every question answered once at each level, each reference score inside its level's band."""
+    from collections import Counter
+
+    assert all(r.free_text for r in rows) and len({r.question_id for r in rows}) == questions
+    assert set(Counter(r.question_id for r in rows).values()) == {len(LEVEL_BANDS)}
+    assert Counter(r.level for r in rows) == {level: questions for level in LEVEL_BANDS}
+    assert all(LEVEL_BANDS[r.level][0] <= r.reference_score <= LEVEL_BANDS[r.level][1] for r in rows)
+
+
 def test_the_common_questions_have_a_dev_set_beside_their_held_out_answers():
     """Five answers per level band to each of the same 62 short questions, written apart from the held-out
     ones: what to tune on for these questions, so that the held-out file stays a test (eval/datasets/README.md)."""
-    from collections import Counter
-
     from interview_coach.eval.data import load_graded
 
     folder = REPO / "eval" / "datasets"
     dev = load_graded(folder / "common_question_answers_dev.jsonl")
     test = load_graded(folder / "common_question_answers.jsonl")
-    assert all(r.free_text for r in dev) and {r.question_id for r in dev} == {r.question_id for r in test}
-    assert set(Counter(r.question_id for r in dev).values()) == {5}
-    assert Counter(r.level for r in dev) == {level: 62 for level in ("strong", "brief", "partial", "wrong", "off-topic")}
-    bands = {"strong": (80, 100), "brief": (40, 70), "partial": (35, 65), "wrong": (5, 25), "off-topic": (0, 5)}
-    assert all(bands[r.level][0] <= r.reference_score <= bands[r.level][1] for r in dev)
+    assert_one_answer_per_level_in_its_band(dev, 62)
+    assert {r.question_id for r in dev} == {r.question_id for r in test}
     assert not {r.answer for r in dev} & {r.answer for r in test}
 
 
@@ -425,9 +434,6 @@ def test_community_questions_have_five_answers_each_in_their_bands():
     from interview_coach.eval.data import load_graded
 
     rows = load_graded(REPO / "eval" / "datasets" / "community_question_answers.jsonl")
-    assert all(r.free_text for r in rows) and len({r.question_id for r in rows}) == 100
-    assert Counter(r.level for r in rows) == {level: 100 for level in ("strong", "brief", "partial", "wrong", "off-topic")}
-    bands = {"strong": (80, 100), "brief": (40, 70), "partial": (35, 65), "wrong": (5, 25), "off-topic": (0, 5)}
-    assert all(bands[r.level][0] <= r.reference_score <= bands[r.level][1] for r in rows)
+    assert_one_answer_per_level_in_its_band(rows, 100)
     splits = Counter(r.split for r in rows)
     assert splits["dev"] and splits["test"] and splits["dev"] + splits["test"] == 500
